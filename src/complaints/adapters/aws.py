@@ -1,0 +1,136 @@
+"""AWS adapters of the domain ports. Endpoints come from the environment (AWS_ENDPOINT_URL locally)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from complaints.domain.tickets import HistoryEntry, Status, Ticket
+
+COUNTER_KEY = "counter#ticket_no"
+
+
+def _to_dynamo(value: Any) -> Any:
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class DynamoTicketRepository:
+    """Tickets in one table keyed by `pk`: `ticket#<id>` items and the `counter#ticket_no` item."""
+
+    def __init__(self, table_name: str, first_ticket_no: int = 1, client: Any = None) -> None:
+        self.table = (client or boto3.resource("dynamodb")).Table(table_name)
+        self.first_ticket_no = first_ticket_no
+
+    def next_ticket_no(self) -> int:
+        # ADD on a missing attribute starts from 0; the offset makes the city's first number come out right.
+        out = self.table.update_item(
+            Key={"pk": COUNTER_KEY},
+            UpdateExpression="ADD #n :one",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["n"]) + self.first_ticket_no - 1
+
+    def create(self, ticket: Ticket) -> None:
+        item = _to_dynamo(ticket.model_dump(mode="json", exclude_none=True))
+        item["pk"] = f"ticket#{ticket.id}"
+        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        item = self.table.get_item(Key={"pk": f"ticket#{ticket_id}"}, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        item.pop("pk", None)
+        return Ticket.model_validate(_from_dynamo(item))
+
+    def delete(self, ticket_id: str) -> None:
+        self.table.delete_item(Key={"pk": f"ticket#{ticket_id}"})
+
+    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
+        names = {"#s": "status", "#h": "history"}
+        values = {
+            ":from": from_status.value,
+            ":to": entry.status.value,
+            ":entry": _to_dynamo([entry.model_dump(mode="json", exclude_none=True)]),
+        }
+        sets = ["#s = :to", "#h = list_append(#h, :entry)"]
+        removes = []
+        for i, (key, value) in enumerate(sorted(fields.items())):
+            names[f"#f{i}"] = key
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                values[f":f{i}"] = _to_dynamo(value)
+                sets.append(f"#f{i} = :f{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            self.table.update_item(
+                Key={"pk": f"ticket#{ticket_id}"},
+                UpdateExpression=expression,
+                ConditionExpression="#s = :from",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+class S3PhotoStore:
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.s3 = client or boto3.client("s3")
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def link(self, key: str, expires_s: int) -> str:
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
+        )
+
+
+class SqsWorkQueue:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self.url = queue_url
+        self.sqs = client or boto3.client("sqs")
+
+    def send(self, body: dict[str, Any]) -> None:
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(body))
+
+
+class SnsNotifier:
+    """`dispatch` and `triage` are two topics; each protocol gets its own text (MessageStructure=json)."""
+
+    def __init__(self, topic_arns: dict[str, str], client: Any = None) -> None:
+        self.topics = topic_arns
+        self.sns = client or boto3.client("sns")
+
+    def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
+        self.sns.publish(
+            TopicArn=self.topics[channel],
+            Subject=subject,
+            Message=json.dumps(messages, ensure_ascii=False),
+            MessageStructure="json",
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )

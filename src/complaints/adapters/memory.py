@@ -1,0 +1,70 @@
+"""In-memory implementations of the ports, for unit tests of the domain and for trying the desk in a REPL."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from complaints.domain.tickets import HistoryEntry, Status, Ticket
+
+
+class MemoryTicketRepository:
+    def __init__(self, first_ticket_no: int = 1) -> None:
+        self.items: dict[str, Ticket] = {}
+        self._next = first_ticket_no
+
+    def next_ticket_no(self) -> int:
+        n, self._next = self._next, self._next + 1
+        return n
+
+    def create(self, ticket: Ticket) -> None:
+        if ticket.id in self.items:
+            raise KeyError(ticket.id)
+        self.items[ticket.id] = copy.deepcopy(ticket)
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        t = self.items.get(ticket_id)
+        return copy.deepcopy(t) if t else None
+
+    def delete(self, ticket_id: str) -> None:
+        self.items.pop(ticket_id, None)
+
+    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
+        t = self.items.get(ticket_id)
+        if t is None or t.status is not from_status:
+            return False
+        data = t.model_dump() | fields
+        data["status"] = entry.status
+        data["history"] = [*t.history, entry]
+        self.items[ticket_id] = Ticket.model_validate(data)
+        return True
+
+
+class MemoryPhotoStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def link(self, key: str, expires_s: int) -> str:
+        return f"memory://{key}?expires={expires_s}"
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, body: dict[str, Any]) -> None:
+        self.messages.append(body)
+
+
+class MemoryNotifier:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
+        self.published.append({"channel": channel, "subject": subject, "messages": messages, "attributes": attributes})

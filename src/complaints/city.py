@@ -1,0 +1,253 @@
+"""The city configuration (`city/<code>.toml`): districts, agencies, categories — data, not code.
+
+See city/SCHEMA.md for the file format. Everything city-specific that the code needs is read from here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+# A coordinate farther than this from every district centre is outside the city: it decides nothing.
+MAX_DISTRICT_DISTANCE_KM = 40.0
+
+
+class CityConfigError(ValueError):
+    """The city file is inconsistent (unknown agency id, duplicate name, ...)."""
+
+
+@dataclass(frozen=True)
+class NotifyEndpoint:
+    protocol: Literal["email", "sms"]
+    endpoint: str
+    districts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    name: str
+    kind: Literal["department", "town", "triage"]
+    notify: tuple[NotifyEndpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    agency: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class District:
+    id: str
+    name: str
+    kind: str
+    short: str
+    lat: float
+    lng: float
+    agency: str
+    short_is_common_word: bool = False
+    aliases: tuple[str, ...] = ()
+    communities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DistrictMatch:
+    """Which district a complaint is in, and what decided it."""
+
+    district: District | None
+    source: Literal["location", "text"] | None
+
+
+@dataclass(frozen=True)
+class City:
+    code: str
+    name: str
+    board: str
+    sms_sign: str
+    public_base_url: str
+    ticket_no_start: int
+    categories: tuple[Category, ...]
+    agencies: tuple[Agency, ...]
+    districts: tuple[District, ...]
+    _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_agency_by_id", {a.id: a for a in self.agencies})
+        self._check()
+
+    # ----------------------------------------------------------------- lookups
+    def agency(self, agency_id: str) -> Agency:
+        return self._agency_by_id[agency_id]
+
+    def category(self, name: str) -> Category | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+    def department_for(self, category: str) -> Agency | None:
+        """The agency that answers complaints of this category."""
+        found = self.category(category)
+        return self.agency(found.agency) if found else None
+
+    def district_by_name(self, name: str) -> District | None:
+        return next((d for d in self.districts if d.name == name), None)
+
+    def ticket_link(self, ticket_no: int) -> str:
+        return f"{self.public_base_url.rstrip('/')}/t/{ticket_no}"
+
+    def tokenizer_words(self) -> list[str]:
+        """Words the tokenizer keeps whole: every place name (with short forms and communities), category terms."""
+        terms: list[str] = []
+        for d in self.districts:
+            terms += [d.name, d.short, *d.aliases, *d.communities]
+        for c in self.categories:
+            terms += c.keywords
+        return terms
+
+    def filter_policy(self, agency: Agency, endpoint: NotifyEndpoint) -> dict[str, list[str]] | None:
+        """The SNS filter policy of one notification endpoint of an agency (see city/SCHEMA.md).
+
+        Triage dispatchers see every ticket sent to triage: no filter.
+        """
+        if agency.kind == "triage":
+            return None
+        if agency.kind == "town":
+            return {"district": [d.name for d in self.districts if d.agency == agency.id]}
+        policy = {"department": [agency.name]}
+        if endpoint.districts:
+            policy["district"] = list(endpoint.districts)
+        return policy
+
+    # --------------------------------------------------------------- district
+    def locate(self, text: str, lat: float | None = None, lng: float | None = None) -> DistrictMatch:
+        """The district of a complaint: its coordinates first, then place names in its text, else none."""
+        if lat is not None and lng is not None:
+            nearest = self.nearest_district(lat, lng)
+            if nearest is not None:
+                return DistrictMatch(nearest, "location")
+        named = self.district_in_text(text)
+        if named is not None:
+            return DistrictMatch(named, "text")
+        return DistrictMatch(None, None)
+
+    def nearest_district(self, lat: float, lng: float) -> District | None:
+        best = min(self.districts, key=lambda d: _distance_km(lat, lng, d.lat, d.lng))
+        return best if _distance_km(lat, lng, best.lat, best.lng) <= MAX_DISTRICT_DISTANCE_KM else None
+
+    def district_in_text(self, text: str) -> District | None:
+        """The district named most often in the text (ties: the one named first).
+
+        Short forms that are everyday words (高楼 "tall building", 东山 ...) count only as part of a longer
+        name (高楼镇) or a community; the others count on their own.
+        """
+        counts: dict[str, int] = {}
+        first: dict[str, int] = {}
+        for m in self._place_pattern.finditer(text):
+            did = self._place_index[m.group(0)]
+            counts[did] = counts.get(did, 0) + 1
+            first.setdefault(did, m.start())
+        if not counts:
+            return None
+        best = min(counts, key=lambda did: (-counts[did], first[did]))
+        return next(d for d in self.districts if d.id == best)
+
+    @cached_property
+    def _place_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for d in self.districts:
+            names = [d.name, *d.aliases, *d.communities]
+            if not d.short_is_common_word:
+                names.append(d.short)
+            for term in names:
+                index.setdefault(term, d.id)
+        return index
+
+    @cached_property
+    def _place_pattern(self) -> re.Pattern[str]:
+        # Longest first, so that 上望街道 wins over 上望 at the same position.
+        terms = sorted(self._place_index, key=len, reverse=True)
+        return re.compile("|".join(re.escape(t) for t in terms))
+
+    def _check(self) -> None:
+        ids = [a.id for a in self.agencies]
+        if len(set(ids)) != len(ids):
+            raise CityConfigError("agency ids must be unique")
+        for c in self.categories:
+            if c.agency not in self._agency_by_id:
+                raise CityConfigError(f"category {c.name}: unknown agency {c.agency!r}")
+        names = [d.name for d in self.districts]
+        if len(set(names)) != len(names):
+            raise CityConfigError("district names must be unique")
+        for d in self.districts:
+            if d.agency not in self._agency_by_id:
+                raise CityConfigError(f"district {d.name}: unknown agency {d.agency!r}")
+        for a in self.agencies:
+            if a.kind not in ("department", "town", "triage"):
+                raise CityConfigError(f"agency {a.id}: kind must be department, town or triage, not {a.kind!r}")
+            for n in a.notify:
+                if n.protocol not in ("email", "sms"):
+                    raise CityConfigError(f"agency {a.id}: protocol must be email or sms, not {n.protocol!r}")
+                unknown = set(n.districts) - set(names)
+                if unknown:
+                    raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
+
+
+def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def load_city(path: str | Path) -> City:
+    """Read and check a city file."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    try:
+        c = raw["city"]
+        return City(
+            code=c["code"],
+            name=c["name"],
+            board=c["board"],
+            sms_sign=c["sms_sign"],
+            public_base_url=c["public_base_url"],
+            ticket_no_start=int(c.get("ticket_no_start", 1)),
+            categories=tuple(
+                Category(name=x["name"], agency=x["agency"], keywords=tuple(x.get("keywords", ())))
+                for x in raw["categories"]
+            ),
+            agencies=tuple(
+                Agency(
+                    id=x["id"],
+                    name=x["name"],
+                    kind=x["kind"],
+                    notify=tuple(
+                        NotifyEndpoint(n["protocol"], n["endpoint"], tuple(n.get("districts", ())))
+                        for n in x.get("notify", ())
+                    ),
+                )
+                for x in raw["agencies"]
+            ),
+            districts=tuple(
+                District(
+                    id=x["id"],
+                    name=x["name"],
+                    kind=x["kind"],
+                    short=x["short"],
+                    lat=float(x["lat"]),
+                    lng=float(x["lng"]),
+                    agency=x["agency"],
+                    short_is_common_word=bool(x.get("short_is_common_word", False)),
+                    aliases=tuple(x.get("aliases", ())),
+                    communities=tuple(x.get("communities", ())),
+                )
+                for x in raw["districts"]
+            ),
+        )
+    except KeyError as e:
+        raise CityConfigError(f"{path}: missing key {e}") from e

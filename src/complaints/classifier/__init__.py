@@ -1,0 +1,1 @@
+"""Text classification at run time: jieba tokens, exported TF-IDF weights, no scikit-learn."""

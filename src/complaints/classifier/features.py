@@ -1,0 +1,83 @@
+"""Text → feature strings, shared by training (scikit-learn) and the Lambda runtime (plain Python).
+
+Both sides call the same `Analyzer`, so the runtime sees exactly the features the model was fitted on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+import jieba
+
+_DATA = resources.files("complaints.classifier") / "data"
+_DIGITS = re.compile(r"\d+")
+_KEEP = re.compile(r"[\u4e00-\u9fff0-9a-z]")
+
+
+def _read_lines(name: str) -> list[str]:
+    return [ln.strip() for ln in (_DATA / name).read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width), lower case, digit runs folded to 0: numbers carry no category."""
+    return _DIGITS.sub("0", unicodedata.normalize("NFKC", text).lower())
+
+
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    """How text becomes features; stored in the model so the runtime repeats it exactly."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 3)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[int]]) -> AnalyzerSpec:
+        w, c = d["word_ngrams"], d["char_ngrams"]
+        return cls((int(w[0]), int(w[1])), (int(c[0]), int(c[1])))
+
+
+class Analyzer:
+    """jieba words (with a user dictionary and stop words) as word n-grams, plus character n-grams."""
+
+    def __init__(self, spec: AnalyzerSpec | None = None, extra_words: Iterable[str] = ()) -> None:
+        self.spec = spec or AnalyzerSpec()
+        self.stopwords = frozenset(_read_lines("stopwords.txt"))
+        self._tokenizer = jieba.Tokenizer()
+        # Lambda's file system is read-only except /tmp; jieba caches its prefix dictionary there.
+        self._tokenizer.tmp_dir = tempfile.gettempdir()
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer.initialize()
+        for line in _read_lines("userdict.txt"):
+            parts = line.split()
+            self._tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
+        for word in extra_words:
+            if len(word) > 1:
+                self._tokenizer.add_word(word)
+
+    def words(self, text: str) -> list[str]:
+        return [
+            w
+            for w in self._tokenizer.lcut(normalize(text), HMM=True)
+            if w.strip() and w not in self.stopwords and _KEEP.search(w)
+        ]
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.words(text)
+        feats: list[str] = []
+        lo, hi = self.spec.word_ngrams
+        for n in range(lo, hi + 1):
+            feats += ["w:" + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+        chars = "".join(_KEEP.findall(normalize(text)))
+        lo, hi = self.spec.char_ngrams
+        for n in range(lo, hi + 1):
+            feats += ["c:" + chars[i : i + n] for i in range(len(chars) - n + 1)]
+        return feats

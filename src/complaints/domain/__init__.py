@@ -1,0 +1,1 @@
+"""The domain core: tickets, the desk service, routing rules. Imports no boto3."""

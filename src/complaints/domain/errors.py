@@ -1,0 +1,37 @@
+"""Errors the desk raises. The API maps each to one HTTP status in exactly one place (the intake handler)."""
+
+
+class DeskError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidComplaint(DeskError):
+    """The citizen's submission breaks a rule (422)."""
+
+    code = "invalid_complaint"
+
+
+class PhotoTooLarge(DeskError):
+    code = "photo_too_large"
+
+
+class PhotoRejected(DeskError):
+    """Not an image we accept: not decodable, or of a type we do not take (415)."""
+
+    code = "unsupported_photo"
+
+
+class TicketNotFound(DeskError):
+    """No such ticket, or the receipt does not match: the two are indistinguishable on purpose (404)."""
+
+    code = "not_found"
+
+
+class TemporarilyUnavailable(DeskError):
+    """A downstream service failed; nothing was kept, and the citizen may retry (503)."""
+
+    code = "unavailable"

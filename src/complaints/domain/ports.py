@@ -1,0 +1,49 @@
+"""What the desk needs from the outside world. Adapters implement these; the domain never sees boto3."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from complaints.domain.tickets import HistoryEntry, Status, Ticket
+
+
+class TicketRepository(Protocol):
+    def next_ticket_no(self) -> int:
+        """A new ticket number, unique and increasing (an atomic counter)."""
+
+    def create(self, ticket: Ticket) -> None:
+        """Store a new ticket; fails if the id exists."""
+
+    def get(self, ticket_id: str) -> Ticket | None: ...
+
+    def delete(self, ticket_id: str) -> None: ...
+
+    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
+        """Move a ticket from `from_status` to `entry.status`, set `fields`, append `entry` to its history.
+
+        Returns False (and changes nothing) when the ticket is no longer in `from_status`: another worker
+        got there first, so the caller treats the step as done.
+        """
+
+
+class PhotoStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def link(self, key: str, expires_s: int) -> str:
+        """A time-limited link to a private object."""
+
+
+class WorkQueue(Protocol):
+    def send(self, body: dict[str, Any]) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
+        """Publish to the `dispatch` or `triage` channel; `messages` has one text per protocol plus `default`."""
+
+
+class Classifier(Protocol):
+    def predict(self, text: str) -> Any:
+        """A Prediction with `category`, `confidence` and `top3`."""

@@ -1,0 +1,83 @@
+"""Builds the desk each function needs from its environment, once, at Lambda init.
+
+A missing or malformed variable fails here, loudly, before the first request — not in the middle of one.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from complaints.city import City, load_city
+from complaints.domain.desk import ComplaintDesk
+
+
+class Settings(BaseModel):
+    tickets_table: str = Field(min_length=1)
+    city_config: str = Field(min_length=1)
+    photos_bucket: str | None = None
+    classify_queue_url: str | None = None
+    route_queue_url: str | None = None
+    dispatch_topic_arn: str | None = None
+    triage_topic_arn: str | None = None
+    model_dir: str | None = None
+    auto_dispatch_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    @classmethod
+    def from_env(cls, *required: str) -> Settings:
+        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        missing = [name.upper() for name in ("tickets_table", "city_config", *required) if not values.get(name)]
+        if missing:
+            raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=4)
+def city(path: str) -> City:
+    return load_city(path)
+
+
+def _tickets(settings: Settings):
+    from complaints.adapters.aws import DynamoTicketRepository
+
+    return DynamoTicketRepository(settings.tickets_table, first_ticket_no=city(settings.city_config).ticket_no_start)
+
+
+def intake_desk() -> ComplaintDesk:
+    from complaints.adapters.aws import S3PhotoStore, SqsWorkQueue
+
+    s = Settings.from_env("photos_bucket", "classify_queue_url")
+    return ComplaintDesk(
+        city=city(s.city_config),
+        tickets=_tickets(s),
+        photos=S3PhotoStore(s.photos_bucket),
+        classify_queue=SqsWorkQueue(s.classify_queue_url),
+    )
+
+
+def classify_desk() -> ComplaintDesk:
+    from complaints.adapters.aws import SqsWorkQueue
+    from complaints.classifier.model import TextClassifier
+
+    s = Settings.from_env("route_queue_url", "model_dir")
+    return ComplaintDesk(
+        city=city(s.city_config),
+        tickets=_tickets(s),
+        route_queue=SqsWorkQueue(s.route_queue_url),
+        classifier=TextClassifier.load(s.model_dir),
+    )
+
+
+def route_desk() -> ComplaintDesk:
+    from complaints.adapters.aws import S3PhotoStore, SnsNotifier
+
+    s = Settings.from_env("photos_bucket", "dispatch_topic_arn", "triage_topic_arn")
+    return ComplaintDesk(
+        city=city(s.city_config),
+        tickets=_tickets(s),
+        photos=S3PhotoStore(s.photos_bucket),
+        notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
+        threshold=s.auto_dispatch_threshold,
+    )
