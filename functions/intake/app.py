@@ -1,0 +1,129 @@
+"""Intake: the public API. Accepts complaints, shows a ticket to the citizen holding its receipt.
+
+Thin by design: validation comes from the pydantic models in `complaints.api`, work from the desk service, and
+every error is turned into `{"error": {"code", "message"}}` with one status code in `_ERRORS` below.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from complaints import __version__, wiring
+from complaints.api import ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
+from complaints.domain import errors
+from complaints.domain.desk import NewComplaint
+from complaints.domain.tickets import Location
+
+logger = Logger()
+app = APIGatewayRestResolver(enable_validation=True)
+desk = wiring.intake_desk()
+
+_ERRORS = {
+    errors.InvalidComplaint: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.PhotoTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.PhotoRejected: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    errors.TicketNotFound: HTTPStatus.NOT_FOUND,
+    errors.TemporarilyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def _error(status: HTTPStatus, code: str, message: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False),
+    )
+
+
+@app.post(
+    "/complaints",
+    responses={
+        201: {"description": "Ticket created", "content": {"application/json": {"model": ComplaintCreated}}},
+        422: {"description": "Invalid complaint", "content": {"application/json": {"model": ErrorOut}}},
+    },
+)
+def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[ComplaintCreated]:
+    receipt = desk.submit(
+        NewComplaint(
+            text=complaint.text,
+            channel=complaint.channel,
+            photo_base64=complaint.photo,
+            location=Location(**complaint.location.model_dump()) if complaint.location else None,
+            contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
+        )
+    )
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=ComplaintCreated(id=receipt.id, ticket_no=receipt.ticket_no, status="received", receipt=receipt.receipt),
+    )
+
+
+@app.get(
+    "/complaints/<id>",
+    responses={
+        404: {"description": "No ticket with this id and receipt", "content": {"application/json": {"model": ErrorOut}}}
+    },
+)
+def get_complaint(
+    id: Annotated[str, Path(max_length=64)],
+    x_receipt: Annotated[str | None, Header(alias="X-Receipt", max_length=128)] = None,
+    receipt: Annotated[str | None, Query(max_length=128)] = None,
+) -> TicketOut:
+    ticket = desk.ticket_for_citizen(id, x_receipt or receipt)
+    return TicketOut.model_validate(ticket.to_public())
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response:
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="Rui'an complaint desk", version=__version__),
+    )
+
+
+@app.exception_handler(errors.DeskError)
+def _desk_error(e: errors.DeskError) -> Response:
+    status = _ERRORS.get(type(e), HTTPStatus.BAD_REQUEST)
+    return _error(status, e.code, e.message)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(e: RequestValidationError) -> Response:
+    errs = e.errors()
+    if any(err.get("type") == "json_invalid" for err in errs):
+        return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is not valid JSON")
+    # Name the field and the rule, never echo the input: it may hold a phone number.
+    parts = []
+    for err in errs[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "complaint"))
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "; ".join(parts))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_content_type(e: RequestUnsupportedContentType) -> Response:
+    return _error(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send the complaint as application/json"
+    )
+
+
+@app.not_found
+def _not_found(e: NotFoundError) -> Response:
+    return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
