@@ -1,0 +1,82 @@
+# The two commands that matter: `make run` (the whole pipeline on this machine) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The first Python >= 3.11 found (3.12 is what Lambda runs).
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+# sam build needs the Lambda runtime's own Python (3.12) on PATH.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do $$p -V >/dev/null 2>&1 && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+PORT ?= 3000
+MODEL := models/ruian-default/model.json.gz
+# The date written into the bundled model's card, so that `make model` reproduces it byte for byte.
+MODEL_DATE := 2026-11-28
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help install run demo test test-unit test-integration lint model bench clean
+
+help:
+	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
+	@echo "make test    - run the whole test suite"
+	@echo "make demo    - send sample complaints to the local stack and show where they went"
+	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
+	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
+
+$(BIN)/activate:
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.12, python3.11 or python3)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Trained only when missing: the committed model is the one shipped.
+$(MODEL): | $(VENV)/.installed
+	MODEL_DATE=$(MODEL_DATE) $(BIN)/complaints train --out models/ruian-default
+
+model: $(VENV)/.installed
+	MODEL_DATE=$(MODEL_DATE) $(BIN)/complaints train --out models/ruian-default
+
+run: $(VENV)/.installed $(MODEL)
+	PORT=$(PORT) $(BIN)/complaints run
+
+demo: $(VENV)/.installed $(MODEL)
+	@if curl -fsS -o /dev/null http://127.0.0.1:$(PORT)/_local/health 2>/dev/null; then \
+		$(BIN)/complaints demo --url http://127.0.0.1:$(PORT); \
+	else \
+		PORT=$(PORT) $(BIN)/complaints run > .demo-stack.log 2>&1 & pid=$$!; \
+		for i in $$(seq 1 120); do curl -fsS -o /dev/null http://127.0.0.1:$(PORT)/_local/health 2>/dev/null && break; sleep 0.5; done; \
+		$(BIN)/complaints demo --url http://127.0.0.1:$(PORT); status=$$?; kill $$pid; exit $$status; \
+	fi
+
+test: $(VENV)/.installed $(MODEL)
+	$(BIN)/python -m pytest -q
+
+test-unit: $(VENV)/.installed $(MODEL)
+	$(BIN)/python -m pytest -q -m "not integration and not lint"
+
+test-integration: $(VENV)/.installed $(MODEL)
+	$(BIN)/python -m pytest -q -m integration
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $@
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	@test -n "$(PYTHON312)" || { echo "sam build needs python3.12 on PATH"; exit 1; }
+	rm -rf .aws-sam && PATH=$(dir $(PYTHON312)):$$PATH $(SAM_VENV)/bin/sam build --region us-east-1
+
+bench: $(VENV)/.installed $(MODEL)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .ruff_cache .demo-stack.log

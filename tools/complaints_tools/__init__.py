@@ -1,0 +1,1 @@
+"""Developer tools: training, the local stack, the `complaints` command."""

@@ -1,0 +1,158 @@
+"""`complaints` — train and try the classifier, run the local stack, subscribe agencies after a deploy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+# The repository this package lives in (an editable install); defaults are relative to it.
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CITY = ROOT / "city" / "ruian.toml"
+DEFAULT_MODEL = ROOT / "models" / "ruian-default"
+BOOTSTRAP_CSV = ROOT / "build" / "bootstrap-ruian.csv"
+
+
+def _city(path: str | Path):
+    from complaints.city import load_city
+
+    return load_city(path)
+
+
+def cmd_bootstrap_corpus(args: argparse.Namespace) -> int:
+    from complaints_tools.bootstrap import Place, generate, write_csv
+
+    city = _city(args.city)
+    places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
+    rows = generate(places, per_category=args.per_category, seed=args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, args.out)
+    print(f"wrote {len(rows)} complaints to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from complaints_tools import training
+
+    city = _city(args.city)
+    data = args.data
+    if data is None:
+        data = str(BOOTSTRAP_CSV)
+        cmd_bootstrap_corpus(
+            argparse.Namespace(city=args.city, out=data, per_category=args.per_category, seed=args.seed)
+        )
+    texts, labels = training.read_labelled(data, args.text_col, args.label_col)
+    if len(set(labels)) < 2:
+        print(f"{data}: need at least two categories, found {sorted(set(labels))}", file=sys.stderr)
+        return 2
+    words = city.tokenizer_words()
+    result = training.fit(texts, labels, user_words=words, data_sha256=training.sha256_file(data), seed=args.seed)
+    out = training.save(result, args.out, user_words=words, data_name=Path(data).name, date=args.date)
+    print(
+        f"model written to {out}: {len(result.classes)} categories, {result.n_features} features, "
+        f"C={result.best_c:g}, cross-validated accuracy {result.cv_accuracy:.3f}, macro-F1 {result.cv_macro_f1:.3f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from complaints.classifier.model import TextClassifier
+
+    model = TextClassifier.load(args.model)
+    city = _city(args.city)
+    texts = (ln.rstrip("\n") for ln in sys.stdin if ln.strip()) if args.text == "-" else [args.text]
+    for text in texts:
+        p = model.predict(text)
+        match = city.locate(text)
+        doc = {
+            "category": p.category,
+            "confidence": round(p.confidence, 4),
+            "top3": [[c, round(x, 4)] for c, x in p.top3],
+            "district": match.district.name if match.district else None,
+            "district_source": match.source,
+        }
+        if args.json or args.text == "-":
+            print(json.dumps(doc, ensure_ascii=False), flush=True)
+        else:
+            print(f"category:   {p.category} ({p.confidence:.2f})")
+            print(f"district:   {doc['district'] or '-'} ({match.source or 'none'})")
+            print("top 3:      " + ", ".join(f"{c} {x:.2f}" for c, x in p.top3))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from complaints_tools.local.stack import serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serve_forever(ROOT, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from complaints_tools.demo import run_demo
+
+    return run_demo(args.url)
+
+
+def cmd_subscribe_agencies(args: argparse.Namespace) -> int:
+    from complaints_tools.agencies import stack_topics, sync
+
+    dispatch, triage = stack_topics(args.stack)
+    counts = sync(_city(args.city), dispatch, triage, prune=args.prune)
+    print(json.dumps(counts))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="complaints", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train the classifier (on the bootstrap corpus unless --data is given)")
+    p.add_argument("--data", help="CSV with a text and a label column (default: generate the bootstrap corpus)")
+    p.add_argument("--out", default=str(DEFAULT_MODEL), help="model folder to write (default: %(default)s)")
+    p.add_argument("--text-col", default="text")
+    p.add_argument("--label-col", default="label")
+    p.add_argument("--city", default=str(DEFAULT_CITY))
+    p.add_argument("--seed", type=int, default=20261128)
+    p.add_argument("--per-category", type=int, default=200, help="bootstrap corpus size per category")
+    p.add_argument("--date", default=os.environ.get("MODEL_DATE"), help="date written in the model card")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bootstrap-corpus", help="write the generated bootstrap training corpus as CSV")
+    p.add_argument("--out", default=str(BOOTSTRAP_CSV))
+    p.add_argument("--city", default=str(DEFAULT_CITY))
+    p.add_argument("--seed", type=int, default=20261128)
+    p.add_argument("--per-category", type=int, default=200)
+    p.set_defaults(func=cmd_bootstrap_corpus)
+
+    p = sub.add_parser("classify", help="classify a text ('-' reads one text per line from stdin)")
+    p.add_argument("text")
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--city", default=str(DEFAULT_CITY))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("run", help="run the whole pipeline locally (moto + the real handlers)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="send sample complaints to a running local stack and show where they went")
+    p.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("subscribe-agencies", help="subscribe the city's agencies to a deployed stack's topics")
+    p.add_argument("--stack", required=True, help="CloudFormation stack name")
+    p.add_argument("--city", default=str(DEFAULT_CITY))
+    p.add_argument("--prune", action="store_true", help="also remove subscriptions the city file no longer lists")
+    p.set_defaults(func=cmd_subscribe_agencies)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""`make demo`: a dozen sample complaints through the running local stack, and where each one went."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+SAMPLES = [
+    ("上望街道薛里村路边有人焚烧垃圾，黑烟滚滚，气味刺鼻，已经好几天了", None),
+    ("塘下镇韩田村一家工厂晚上偷偷往河里排污水，河水发黑发臭", None),
+    ("安阳街道万松路的窨井盖破了一个大洞，晚上骑车很危险，请尽快修补", None),
+    ("飞云江大桥附近公交站台被拆了，等车只能站在马路边，希望恢复站台", None),
+    ("莘塍街道有个小区物业不作为，电梯坏了一个月没人修", None),
+    ("孩子今年上小学，户口在玉海街道，请问学区怎么划分？报名要哪些材料？", None),
+    ("我在马屿镇一家鞋厂打工，老板拖欠三个月工资不发，去问就推脱", None),
+    ("在汀田街道一家健身房办了预付卡，现在老板跑路了，几十个人的钱要不回来", None),
+    ("市人民医院挂号排队太久了，早上六点去排到十点还没看上病", None),
+    ("请问在仙降街道怎么办理生育登记？三孩有补贴吗", None),
+    ("这里半夜一直有施工噪音，吵得睡不着", {"lat": 27.785, "lng": 120.72}),
+    ("路灯不亮好几个星期了", None),
+]
+
+
+def _call(method: str, url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode("utf-8") if body is not None else None
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def run_demo(base: str) -> int:
+    tickets = []
+    for text, location in SAMPLES:
+        body: dict[str, Any] = {"text": text, "channel": "app"}
+        if location:
+            body["location"] = location
+        status, created = _call("POST", f"{base}/complaints", body)
+        if status != 201:
+            print(f"rejected ({status}): {created}")
+            return 1
+        tickets.append((text, created))
+    final = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(final) < len(tickets):
+        for _, c in tickets:
+            if c["id"] in final:
+                continue
+            _, t = _call("GET", f"{base}/complaints/{c['id']}", headers={"X-Receipt": c["receipt"]})
+            if t.get("status") in ("dispatched", "triage"):
+                final[c["id"]] = t
+        time.sleep(0.2)
+    _, outbox = _call("GET", f"{base}/_local/outbox")
+    print(f"{'ticket':>7}  {'status':<10} {'category':<8} {'district':<6} {'conf':>5}  notified / text")
+    for text, c in tickets:
+        t = final.get(c["id"], {"status": "pending"})
+        notified = sorted(
+            {
+                f"{o['protocol']}:{o['endpoint']}"
+                for o in outbox
+                if o["attributes"].get("ticket_no") == str(c["ticket_no"])
+            }
+        )
+        conf = t.get("confidence")
+        print(
+            f"{c['ticket_no']:>7}  {t['status']:<10} {t.get('category') or '-':<8} {t.get('district') or '-':<6} "
+            f"{conf if conf is not None else 0:>5.2f}  {text[:28]}"
+        )
+        for n in notified:
+            print(f"{'':>36}→ {n}")
+    return 0 if len(final) == len(tickets) else 1

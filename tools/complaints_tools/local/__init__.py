@@ -1,0 +1,1 @@
+"""The local stack: moto + the real handlers, built from template.yaml."""

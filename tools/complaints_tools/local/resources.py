@@ -1,0 +1,92 @@
+"""Create the template's run-time resources in moto, with the properties the template gives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from complaints_tools.local.template import ACCOUNT, Template, redrive_policy
+
+# Types created locally; everything else in the template is reported as skipped.
+CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic")
+
+
+def physical_name(tpl: Template, logical: str) -> str:
+    return f"{tpl.stack_name}-{logical}"
+
+
+def create_all(tpl: Template) -> list[str]:
+    """Create tables, buckets, queues (dead-letter queues first) and topics; return the logical ids skipped."""
+    for logical, res in tpl.of_type("AWS::DynamoDB::Table").items():
+        _table(tpl, logical, res["Properties"])
+    for logical, res in tpl.of_type("AWS::S3::Bucket").items():
+        _bucket(tpl, logical, res["Properties"])
+    queues = tpl.of_type("AWS::SQS::Queue")
+    for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]["Properties"]):
+        _queue(tpl, logical, queues[logical]["Properties"])
+    for logical in tpl.of_type("AWS::SNS::Topic"):
+        _topic(tpl, logical)
+    return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
+
+
+def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    ddb = boto3.client("dynamodb", region_name=tpl.region)
+    name = props.get("TableName") or physical_name(tpl, logical)
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props.get("BillingMode", "PROVISIONED"),
+        SSESpecification={"Enabled": bool(props.get("SSESpecification", {}).get("SSEEnabled", False))},
+    )
+    pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False)
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    tpl.physical[logical] = {"Ref": name, "Arn": arn}
+
+
+def _bucket(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    s3 = boto3.client("s3", region_name=tpl.region)
+    name = (props.get("BucketName") or physical_name(tpl, logical)).lower()
+    s3.create_bucket(Bucket=name)
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "BucketEncryption" in props:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration=props["BucketEncryption"]["ServerSideEncryptionConfiguration"],
+        )
+    tpl.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+
+
+def _queue(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    sqs = boto3.client("sqs", region_name=tpl.region)
+    name = props.get("QueueName") or physical_name(tpl, logical)
+    attrs = {
+        k: str(props[k])
+        for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+        if k in props
+    }
+    policy = redrive_policy(tpl, props)
+    if policy:
+        attrs["RedrivePolicy"] = policy
+    url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+    arn = f"arn:aws:sqs:{tpl.region}:{ACCOUNT}:{name}"
+    tpl.physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _topic(tpl: Template, logical: str) -> None:
+    sns = boto3.client("sns", region_name=tpl.region)
+    name = physical_name(tpl, logical)
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    tpl.physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+
+def register_layers(tpl: Template) -> None:
+    """Layers have no local resource; a Ref to one resolves to its folder (only used for /opt mapping)."""
+    for logical, res in tpl.of_type("AWS::Serverless::LayerVersion").items():
+        tpl.physical[logical] = {"Ref": str(tpl.root / res["Properties"]["ContentUri"])}

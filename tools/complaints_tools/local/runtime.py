@@ -1,0 +1,212 @@
+"""Run the real handlers the way Lambda does: API Gateway proxy events in, SQS batch events from a poller."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+
+log = logging.getLogger("complaints.local")
+
+# API Gateway REST API limit on a request payload.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_s: int = 15
+    aws_request_id: str = ""
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Function:
+    name: str
+    handler: Callable[[dict, Any], Any]
+    memory: int = 512
+    timeout: int = 15
+
+    def invoke(self, event: dict) -> Any:
+        return self.handler(event, LambdaContext(self.name, self.memory, self.timeout))
+
+
+def load_handler(code_dir: Path, module: str, attr: str, unique_name: str) -> Callable[[dict, Any], Any]:
+    """Import `<code_dir>/<module>.py` under a unique module name (three functions all call theirs `app`)."""
+    spec = importlib.util.spec_from_file_location(unique_name, code_dir / f"{module.replace('.', '/')}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[unique_name] = mod
+    spec.loader.exec_module(mod)
+    return getattr(mod, attr)
+
+
+# ------------------------------------------------------------------- gateway
+@dataclass
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    function: Function
+
+
+def compile_route(method: str, template: str, function: Function) -> Route:
+    """`{name}` matches one path segment, `{name+}` the rest of the path (API Gateway's greedy variable)."""
+    regex = re.escape(template)
+    regex = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\+\\\}", r"(?P<\1>.+)", regex)
+    regex = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", regex)
+    return Route(method, template, re.compile(f"^{regex}$"), function)
+
+
+def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The most specific route first, as API Gateway picks: literal paths before greedy `{proxy+}` ones."""
+    for route in sorted(routes, key=lambda r: ("+}" in r.template, r.template.count("{"))):
+        m = route.pattern.match(path)
+        if m and route.method in (method, "ANY"):
+            return route, m.groupdict()
+    return None
+
+
+def proxy_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, route: Route, stage: str, params: dict[str, str]
+) -> dict[str, Any]:
+    """The event API Gateway (REST, Lambda proxy integration) hands the function."""
+    split = urlsplit(raw_path)
+    multi_q = parse_qs(split.query, keep_blank_values=True)
+    try:
+        text, is_b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        # API Gateway passes bodies it cannot read as text base64-encoded.
+        text, is_b64 = base64.b64encode(body).decode("ascii"), True
+    return {
+        "resource": route.template,
+        "path": split.path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_q.items()} or None,
+        "multiValueQueryStringParameters": multi_q or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.template,
+            "httpMethod": method,
+            "path": f"/{stage}{split.path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1"},
+            "requestTimeEpoch": int(time.time() * 1000),
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_b64,
+    }
+
+
+# --------------------------------------------------------------------- poller
+class QueuePoller(threading.Thread):
+    """Lambda's SQS event source mapping: receive a batch, invoke, delete what succeeded.
+
+    With ReportBatchItemFailures the function names the records that failed; those stay on the queue and come
+    back after the visibility timeout, and after maxReceiveCount SQS moves them to the dead-letter queue.
+    """
+
+    def __init__(
+        self,
+        function: Function,
+        queue_url: str,
+        queue_arn: str,
+        batch_size: int,
+        region: str,
+        visibility_timeout: int | None = None,
+    ) -> None:
+        super().__init__(name=f"poller-{function.name}", daemon=True)
+        self.function = function
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.batch_size = min(batch_size, 10)
+        self.visibility_timeout = visibility_timeout
+        self.sqs = boto3.client("sqs", region_name=region)
+        self.region = region
+        self.stopping = threading.Event()
+        self.invocations = 0
+        self.errors = 0
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once(wait_s=1)
+            except Exception:  # the poller must survive anything a handler or moto does
+                log.exception("poller %s failed; continuing", self.function.name)
+                time.sleep(0.5)
+
+    def poll_once(self, wait_s: int = 0) -> int:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self.queue_url,
+            "MaxNumberOfMessages": self.batch_size,
+            "WaitTimeSeconds": wait_s,
+            "MessageSystemAttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if self.visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = self.visibility_timeout
+        messages = self.sqs.receive_message(**kwargs).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._record(m) for m in messages]}
+        self.invocations += 1
+        try:
+            result = self.function.invoke(event) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            # A crashed invocation fails the whole batch, as on Lambda.
+            self.errors += 1
+            log.exception("%s invocation failed; the batch will be retried", self.function.name)
+            return len(messages)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        return len(messages)
+
+    def _record(self, m: dict[str, Any]) -> dict[str, Any]:
+        attrs = {
+            k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
+            for k, v in m.get("MessageAttributes", {}).items()
+        }
+        return {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": attrs,
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.region,
+        }

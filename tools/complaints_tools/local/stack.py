@@ -1,0 +1,264 @@
+"""The whole pipeline on one machine: moto's server on loopback, resources from template.yaml, the real handlers.
+
+    complaints run            # serves http://127.0.0.1:3000 (PORT overrides)
+
+Requests to the API routes of template.yaml become API Gateway proxy events for the intake handler; the SQS
+queues are polled into the classify and route handlers as batch events; `GET /_local/outbox` shows what each
+agency would have received.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from complaints_tools.local import outbox
+from complaints_tools.local.resources import create_all, register_layers
+from complaints_tools.local.runtime import (
+    MAX_BODY_BYTES,
+    Function,
+    QueuePoller,
+    Route,
+    compile_route,
+    load_handler,
+    match_route,
+    proxy_event,
+)
+from complaints_tools.local.template import Template
+
+log = logging.getLogger("complaints.local")
+
+REGION = "us-east-1"
+
+
+class LocalStack:
+    """Start with `start()`; `url` is where the API answers; `stop()` ends everything."""
+
+    def __init__(
+        self,
+        root: Path,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        parameters: dict[str, str] | None = None,
+        visibility_timeout: int | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.host, self.port = host, port
+        self.parameters = parameters or {}
+        self.visibility_timeout = visibility_timeout
+        self.template: Template | None = None
+        self.routes: list[Route] = []
+        self.pollers: list[QueuePoller] = []
+        self.functions: dict[str, Function] = {}
+        self.skipped: list[str] = []
+        self._moto = None
+        self._http: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # ---------------------------------------------------------------- start
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        t0 = time.monotonic()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        # Every boto3 client in this process — the handlers' included — now talks to moto. Nothing else differs.
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        outbox.install()
+
+        tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
+        self.template = tpl
+        self.skipped = create_all(tpl)
+        register_layers(tpl)
+        self._subscribe_agencies()
+        self._start_functions()
+        self._serve()
+        log.info("local stack ready at %s in %.1f s", self.url, time.monotonic() - t0)
+        return self
+
+    def _subscribe_agencies(self) -> None:
+        from complaints.city import load_city
+        from complaints_tools.agencies import sync
+
+        tpl = self.template
+        city_file = next(iter(tpl.function_environment(f) for f in tpl.functions()))["CITY_CONFIG"]
+        sync(load_city(city_file), tpl.physical["DispatchTopic"]["Ref"], tpl.physical["TriageTopic"]["Ref"])
+
+    def _start_functions(self) -> None:
+        tpl = self.template
+        env: dict[str, str] = {}
+        for logical in tpl.functions():
+            for k, v in tpl.function_environment(logical).items():
+                if env.get(k, v) != v:
+                    # One process hosts all functions, so they must agree on every shared variable.
+                    raise RuntimeError(f"{k} differs between functions; the local stack cannot host them together")
+                env[k] = v
+        os.environ.update(env)
+        globals_ = tpl.doc.get("Globals", {}).get("Function", {})
+        for logical, res in tpl.functions().items():
+            props = res["Properties"]
+            code_dir, module, attr = tpl.function_code(logical)
+            handler = load_handler(code_dir, module, attr, f"lambda_{logical}")
+            fn = Function(
+                logical,
+                handler,
+                int(props.get("MemorySize", globals_.get("MemorySize", 512))),
+                int(props.get("Timeout", globals_.get("Timeout", 15))),
+            )
+            self.functions[logical] = fn
+            for method, path in tpl.api_routes(logical):
+                self.routes.append(compile_route(method, path, fn))
+            for ev in tpl.sqs_events(logical):
+                queue_arn = tpl.resolve(ev["Queue"])
+                logical_queue = next(k for k, v in tpl.physical.items() if v.get("Arn") == queue_arn)
+                poller = QueuePoller(
+                    fn,
+                    tpl.physical[logical_queue]["QueueUrl"],
+                    queue_arn,
+                    int(ev.get("BatchSize", 10)),
+                    REGION,
+                    self.visibility_timeout,
+                )
+                poller.start()
+                self.pollers.append(poller)
+
+    # ----------------------------------------------------------------- http
+    def _serve(self) -> None:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # requests are logged by the handlers
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                stack._handle(self, "GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                stack._handle(self, "POST")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                stack._handle(self, "PUT")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                stack._handle(self, "DELETE")
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                stack._handle(self, "PATCH")
+
+        self._http = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._http.daemon_threads = True
+        self.port = self._http.server_address[1]
+        threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
+
+    def _handle(self, req: BaseHTTPRequestHandler, method: str) -> None:
+        path = req.path.split("?", 1)[0]
+        if path.startswith("/_local/"):
+            return self._local_route(req, method, path)
+        length = int(req.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            req.close_connection = True
+            return self._gateway_response(req, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long")
+        body = req.rfile.read(length) if length else b""
+        found = match_route(self.routes, method, path)
+        if found is None:
+            return self._gateway_response(req, HTTPStatus.FORBIDDEN, "Missing Authentication Token")
+        route, params = found
+        event = proxy_event(
+            method, req.path, dict(req.headers.items()), body, route, self.template.parameter("Stage"), params
+        )
+        try:
+            result = route.function.invoke(event)
+        except Exception:
+            log.exception("%s crashed", route.function.name)
+            return self._gateway_response(req, HTTPStatus.BAD_GATEWAY, "Internal server error")
+        return self._send(
+            req, int(result["statusCode"]), result.get("headers") or {}, (result.get("body") or "").encode("utf-8")
+        )
+
+    def _gateway_response(self, req: BaseHTTPRequestHandler, status: int, message: str) -> None:
+        """API Gateway's own answer, where no function runs (unknown method, body too large, crash)."""
+        self._send_json(req, status, {"message": message})
+
+    def _local_route(self, req: BaseHTTPRequestHandler, method: str, path: str) -> None:
+        if method == "GET" and path == "/_local/outbox":
+            labels = {
+                v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
+            }
+            data = outbox.outbox(REGION, labels)
+            return self._send_json(req, HTTPStatus.OK, data)
+        if method == "GET" and path == "/_local/health":
+            return self._send_json(
+                req,
+                HTTPStatus.OK,
+                {
+                    "ok": True,
+                    "skipped_resources": self.skipped,
+                    "pollers": {
+                        p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers
+                    },
+                },
+            )
+        return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _send_json(self, req: BaseHTTPRequestHandler, status: int, data: Any) -> None:
+        self._send(
+            req,
+            status,
+            {"Content-Type": "application/json; charset=utf-8"},
+            json.dumps(data, ensure_ascii=False).encode("utf-8"),
+        )
+
+    @staticmethod
+    def _send(req: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+        req.send_response(status)
+        for k, v in headers.items():
+            if k.lower() != "content-length":
+                req.send_header(k, v)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    # ------------------------------------------------------------------ stop
+    def stop(self) -> None:
+        for p in self.pollers:
+            p.stopping.set()
+        if self._http:
+            self._http.shutdown()
+        for p in self.pollers:
+            p.join(timeout=3)
+        if self._moto:
+            self._moto.stop()
+
+
+def serve_forever(root: Path, port: int) -> None:
+    stack = LocalStack(root, port=port).start()
+    print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
