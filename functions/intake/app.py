@@ -7,6 +7,7 @@ every error is turned into `{"error": {"code", "message"}}` with one status code
 from __future__ import annotations
 
 import json
+from functools import partial
 from http import HTTPStatus
 from typing import Annotated
 
@@ -25,7 +26,9 @@ from complaints.domain.desk import NewComplaint
 from complaints.domain.tickets import Location
 
 logger = Logger()
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(
+    enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+)
 desk = wiring.intake_desk()
 
 _ERRORS = {
@@ -76,21 +79,17 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
     },
 )
 def get_complaint(
-    id: Annotated[str, Path(max_length=64)],
-    x_receipt: Annotated[str | None, Header(alias="X-Receipt", max_length=128)] = None,
-    receipt: Annotated[str | None, Query(max_length=128)] = None,
+    id: Annotated[str, Path()],
+    x_receipt: Annotated[str | None, Header(alias="X-Receipt")] = None,
+    receipt: Annotated[str | None, Query()] = None,
 ) -> TicketOut:
     ticket = desk.ticket_for_citizen(id, x_receipt or receipt)
     return TicketOut.model_validate(ticket.to_public())
 
 
 @app.get("/openapi.json", include_in_schema=False)
-def openapi() -> Response:
-    return Response(
-        status_code=HTTPStatus.OK,
-        content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="Rui'an complaint desk", version=__version__),
-    )
+def openapi() -> dict:
+    return json.loads(app.get_openapi_json_schema(title="Rui'an complaint desk", version=__version__))
 
 
 @app.exception_handler(errors.DeskError)
@@ -110,6 +109,16 @@ def _invalid_request(e: RequestValidationError) -> Response:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "complaint"))
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "; ".join(parts))
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _not_utf8(e: UnicodeDecodeError) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body must be UTF-8")
+
+
+@app.exception_handler(RecursionError)
+def _too_deep(e: RecursionError) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is nested too deeply")
 
 
 @app.exception_handler(RequestUnsupportedContentType)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from complaints.domain.tickets import HistoryEntry, Status, Ticket
@@ -96,7 +97,8 @@ class DynamoTicketRepository:
 class S3PhotoStore:
     def __init__(self, bucket: str, client: Any = None) -> None:
         self.bucket = bucket
-        self.s3 = client or boto3.client("s3")
+        # SigV4 links: required in newer regions, and they carry their expiry (at most 7 days).
+        self.s3 = client or boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)

@@ -70,6 +70,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         t0 = time.monotonic()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown everything else
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
@@ -178,7 +179,8 @@ class LocalStack:
             return self._local_route(req, method, path)
         length = int(req.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
-            req.close_connection = True
+            while length > 0:  # read it all, so the client hears the answer instead of a reset
+                length -= len(req.rfile.read(min(length, 1 << 20)) or b"\0" * length)
             return self._gateway_response(req, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long")
         body = req.rfile.read(length) if length else b""
         found = match_route(self.routes, method, path)
@@ -209,15 +211,17 @@ class LocalStack:
             data = outbox.outbox(REGION, labels)
             return self._send_json(req, HTTPStatus.OK, data)
         if method == "GET" and path == "/_local/health":
+            pollers = {p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers}
             return self._send_json(
                 req,
                 HTTPStatus.OK,
                 {
                     "ok": True,
+                    "aws_endpoint": os.environ["AWS_ENDPOINT_URL"],
+                    "region": REGION,
+                    "resources": {k: v["Ref"] for k, v in self.template.physical.items()},
                     "skipped_resources": self.skipped,
-                    "pollers": {
-                        p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers
-                    },
+                    "pollers": pollers,
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})

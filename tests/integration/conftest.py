@@ -1,0 +1,134 @@
+"""Starts the local stack (`complaints run`) once per test session, in its own process, and talks HTTP to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalStackClient:
+    url: str
+    health: dict[str, Any]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
+        hdrs = {"Content-Type": "application/json"} if data is not None else {}
+        hdrs.update(headers or {})
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return Reply(r.status, dict(r.headers), r.read())
+        except urllib.error.HTTPError as e:
+            return Reply(e.code, dict(e.headers), e.read())
+
+    def post(self, body: Any, **kw: Any) -> Reply:
+        return self.request("POST", "/complaints", body, **kw)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/_local/outbox").json()
+
+    def aws(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.health["aws_endpoint"],
+            region_name=self.health["region"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def resource(self, logical: str) -> str:
+        return self.health["resources"][logical]
+
+    def wait_for_status(self, ticket: dict[str, Any], statuses=("dispatched", "triage"), timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.request("GET", f"/complaints/{ticket['id']}", headers={"X-Receipt": ticket["receipt"]}).json()
+            if got.get("status") in statuses or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def stored_ticket_count(self) -> int:
+        items = self.aws("dynamodb").scan(TableName=self.resource("TicketsTable"))["Items"]
+        return sum(1 for i in items if i["pk"]["S"].startswith("ticket#"))
+
+    def stored_photo_count(self) -> int:
+        return self.aws("s3").list_objects_v2(Bucket=self.resource("PhotosBucket")).get("KeyCount", 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> LocalStackClient:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    health = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_local/health", timeout=2) as r:
+                health = json.loads(r.read())
+                break
+        except OSError:
+            time.sleep(0.2)
+    if health is None:
+        proc.kill()
+        pytest.fail("the local stack did not start:\n" + log.read_text()[-4000:])
+    yield LocalStackClient(url, health)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -1,0 +1,94 @@
+"""End to end over HTTP on the local stack: post a complaint, watch it reach the right agency."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import urllib.request
+
+from PIL import Image
+
+BURNING_RUBBISH = "上望街道薛里村路边每天晚上都有人焚烧垃圾，黑烟很大，气味刺鼻，请环保部门来查一查"
+
+
+def entries_for(stack, ticket_no: int) -> list[dict]:
+    return [o for o in stack.outbox() if o["attributes"].get("ticket_no") == str(ticket_no)]
+
+
+def test_burning_rubbish_in_shangwang_reaches_the_environment_bureau_within_5_seconds(stack):
+    t0 = time.monotonic()
+    reply = stack.post({"text": BURNING_RUBBISH, "channel": "app", "contact": {"phone": "13812345678"}})
+    assert reply.status == 201, reply.body
+    created = reply.json()
+    assert set(created) == {"id", "ticket_no", "status", "receipt"} and created["status"] == "received"
+    entries = []
+    while time.monotonic() - t0 < 5 and not entries:
+        entries = entries_for(stack, created["ticket_no"])
+        time.sleep(0.05)
+    assert entries, "nothing reached the outbox within 5 seconds"
+    ticket = stack.wait_for_status(created)
+    assert (ticket["status"], ticket["category"], ticket["district"]) == ("dispatched", "环境保护", "上望街道")
+    assert [h["status"] for h in ticket["history"]] == ["received", "classified", "dispatched"]
+    assert "contact" not in ticket and "13812345678" not in str(ticket)
+
+    notified = {(e["protocol"], e["endpoint"]) for e in entries_for(stack, created["ticket_no"])}
+    assert ("email", "hbj@ruian.example") in notified  # the environment bureau
+    assert any(e.startswith("+86") for p, e in notified if p == "sms")
+    # The 塘下 office of the bureau filters on district: not its ticket.
+    assert ("email", "hbj-tangxia@ruian.example") not in notified
+    for e in entries_for(stack, created["ticket_no"]):
+        assert e["topic"] == "dispatch"
+        assert e["attributes"]["department"] in ("市生态环境局",) or e["attributes"]["district"] == "上望街道"
+        assert "13812345678" not in e["message"]
+        if e["protocol"] == "sms":
+            assert len(e["message"]) <= 70 and str(created["ticket_no"]) in e["message"]
+        else:
+            assert BURNING_RUBBISH in e["message"]
+
+
+def test_an_unclear_message_goes_to_human_triage(stack):
+    created = stack.post({"text": "你好，我想问一下这个事情到底怎么办才好"}).json()
+    ticket = stack.wait_for_status(created)
+    assert ticket["status"] == "triage", ticket
+    entries = entries_for(stack, created["ticket_no"])
+    assert [(e["topic"], e["endpoint"]) for e in entries] == [("triage", "paidan@ruian.example")]
+
+
+def test_app_location_decides_the_district(stack):
+    created = stack.post(
+        {"text": "工厂半夜偷偷往河里排放污水，河水发黑发臭", "location": {"lat": 27.785, "lng": 120.72}}
+    ).json()
+    ticket = stack.wait_for_status(created)
+    assert ticket["district"] == "上望街道"
+
+
+def test_ticket_numbers_increase_by_one(stack):
+    a = stack.post({"text": "安阳街道万松路路灯坏了"}).json()["ticket_no"]
+    b = stack.post({"text": "安阳街道万松路路灯坏了"}).json()["ticket_no"]
+    assert b == a + 1
+
+
+def test_the_agency_email_links_a_photo_without_metadata(stack):
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (27.0, 47.0, 6.0), 3: "E", 4: (120.0, 43.0, 12.0)})
+    buf = io.BytesIO()
+    Image.new("RGB", (1200, 900), (90, 90, 90)).save(buf, "JPEG", exif=exif)
+    created = stack.post({"text": BURNING_RUBBISH, "photo": base64.b64encode(buf.getvalue()).decode()}).json()
+    stack.wait_for_status(created)
+    email = next(e for e in entries_for(stack, created["ticket_no"]) if e["protocol"] == "email")
+    link = next(w for w in email["message"].split() if w.startswith("http") and "X-Amz-Signature" in w)
+    with urllib.request.urlopen(link, timeout=10) as r:
+        photo = Image.open(io.BytesIO(r.read()))
+    assert photo.format == "JPEG" and photo.size == (1200, 900)
+    assert not photo.getexif()
+
+
+def test_openapi_document_describes_the_api(stack):
+    doc = stack.request("GET", "/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert "post" in doc["paths"]["/complaints"]
+    assert "get" in doc["paths"]["/complaints/{id}"]
+    schema = doc["components"]["schemas"]["ComplaintIn"]
+    assert {"text", "photo", "location", "channel", "contact"} <= set(schema["properties"])

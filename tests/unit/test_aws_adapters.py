@@ -1,0 +1,108 @@
+"""The AWS adapters against moto's in-process mock, with resources created from template.yaml."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from complaints.adapters.aws import DynamoTicketRepository, S3PhotoStore, SnsNotifier, SqsWorkQueue
+from complaints.domain.tickets import HistoryEntry, Status, Ticket, now_iso
+from complaints_tools.local.resources import create_all
+from complaints_tools.local.template import Template
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def stack(aws_credentials):
+    with mock_aws():
+        tpl = Template.load(ROOT / "template.yaml")
+        create_all(tpl)
+        yield tpl
+
+
+def new_ticket(ticket_id: str, no: int) -> Ticket:
+    now = now_iso()
+    return Ticket(
+        id=ticket_id,
+        ticket_no=no,
+        status=Status.RECEIVED,
+        text="上望街道有人烧垃圾",
+        channel="app",
+        created_at=now,
+        receipt_hash="h",
+        history=[HistoryEntry(status=Status.RECEIVED, at=now)],
+        contact={"phone": "13812345678"},
+    )
+
+
+def test_ticket_numbers_are_unique_under_concurrency(stack):
+    repo = DynamoTicketRepository(stack.physical["TicketsTable"]["Ref"], first_ticket_no=10001)
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(lambda _: repo.next_ticket_no(), range(40)))
+    assert sorted(numbers) == list(range(10001, 10041))
+
+
+def test_ticket_round_trip_and_conditional_transition(stack):
+    repo = DynamoTicketRepository(stack.physical["TicketsTable"]["Ref"])
+    repo.create(new_ticket("a" * 32, 7))
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        repo.create(new_ticket("a" * 32, 8))  # an id is never overwritten
+    entry = HistoryEntry(status=Status.CLASSIFIED, at=now_iso(), note="环境保护 0.91")
+    fields = {"category": "环境保护", "confidence": 0.91, "top3": [["环境保护", 0.91]], "district": None}
+    assert repo.transition("a" * 32, Status.RECEIVED, entry, fields) is True
+    assert repo.transition("a" * 32, Status.RECEIVED, entry, fields) is False  # someone already did it
+    t = repo.get("a" * 32)
+    assert (t.status, t.category, t.confidence, t.ticket_no) == (Status.CLASSIFIED, "环境保护", 0.91, 7)
+    assert [h.status for h in t.history] == [Status.RECEIVED, Status.CLASSIFIED]
+    assert t.contact == {"phone": "13812345678"}
+    assert repo.get("b" * 32) is None
+
+
+def test_photo_store_links_are_presigned_and_expire(stack):
+    store = S3PhotoStore(stack.physical["PhotosBucket"]["Ref"])
+    store.put("photos/x/display.jpg", b"\xff\xd8\xff", "image/jpeg")
+    link = store.link("photos/x/display.jpg", 3600)
+    assert "X-Amz-Expires=3600" in link and "X-Amz-Signature=" in link
+    store.delete("photos/x/display.jpg")
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=stack.physical["PhotosBucket"]["Ref"])
+
+
+def test_notifier_reaches_only_subscribers_whose_filter_matches(stack):
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    dispatch = stack.physical["DispatchTopic"]["Ref"]
+    inboxes = {}
+    for name, policy in {
+        "eco": {"department": ["市生态环境局"]},
+        "jtj": {"department": ["市交通运输局"]},
+        "shangwang": {"district": ["上望街道"]},
+    }.items():
+        url = sqs.create_queue(QueueName=f"inbox-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=dispatch,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"FilterPolicy": json.dumps(policy, ensure_ascii=False)},
+        )
+        inboxes[name] = url
+    SnsNotifier({"dispatch": dispatch}).publish(
+        "dispatch",
+        "[ruian] complaint #1",
+        {"default": "全文", "email": "全文", "sms": "短信"},
+        {"department": "市生态环境局", "district": "上望街道", "ticket_no": "1"},
+    )
+    got = {n: len(sqs.receive_message(QueueUrl=u).get("Messages", [])) for n, u in inboxes.items()}
+    assert got == {"eco": 1, "jtj": 0, "shangwang": 1}
+
+
+def test_work_queue_sends_json(stack):
+    url = stack.physical["ClassifyQueue"]["Ref"]
+    SqsWorkQueue(url).send({"ticket_id": "abc"})
+    (m,) = boto3.client("sqs").receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(m["Body"]) == {"ticket_id": "abc"}

@@ -1,0 +1,71 @@
+"""The classifier: the plain-Python runtime repeats the scikit-learn pipeline exactly; the bundled model works."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from complaints.classifier.model import ARTIFACT, ModelLoadError, TextClassifier
+from complaints_tools import training
+from complaints_tools.bootstrap import Place, generate, write_csv
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, city):
+    """A model fitted on a small generated corpus, with its scikit-learn parts kept for comparison."""
+    places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
+    rows = generate(places, per_category=40, seed=7)
+    held_out = generate(places, per_category=15, seed=8)
+    folder = tmp_path_factory.mktemp("model")
+    write_csv(rows, folder / "corpus.csv")
+    texts, labels = training.read_labelled(folder / "corpus.csv")
+    words = city.tokenizer_words()
+    result = training.fit(texts, labels, user_words=words, data_sha256="x", seed=1, folds=3, c_grid=(3.0, 10.0))
+    training.save(result, folder, user_words=words, data_name="corpus.csv", date="2026-01-01")
+    return folder, result, [t for t, _ in held_out], words
+
+
+def test_runtime_gives_the_same_labels_and_probabilities_as_scikit_learn(small_model):
+    folder, result, texts, _ = small_model
+    runtime = TextClassifier.load(folder)
+    docs = [result.analyzer(t) for t in texts]
+    expected = result.model.predict_proba(result.vectorizer.transform(docs))
+    for text, row in zip(texts, expected, strict=True):
+        got = runtime.predict_proba_one(text)
+        assert runtime.classes_ == list(result.classes)
+        assert max(abs(a - b) for a, b in zip(got, row, strict=True)) < 1e-6
+        assert runtime.predict(text).category == result.classes[row.argmax()]
+
+
+def test_training_is_deterministic(small_model, tmp_path, city):
+    folder, result, _, words = small_model
+    training.save(result, tmp_path, user_words=words, data_name="corpus.csv", date="2026-01-01")
+    assert (tmp_path / ARTIFACT).read_bytes() == (folder / ARTIFACT).read_bytes()
+    assert (tmp_path / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text()
+
+
+def test_model_card_says_what_the_model_is(small_model):
+    card = (small_model[0] / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for fact in ("corpus.csv", "cross-validated macro-F1", "2026-01-01", "scikit-learn", "环境保护"):
+        assert fact in card
+
+
+def test_the_bundled_model_routes_obvious_complaints(model_dir):
+    model = TextClassifier.load(model_dir)
+    assert model.predict("上望街道薛里村有人焚烧垃圾，黑烟很大，气味刺鼻").category == "环境保护"
+    assert model.predict("老板拖欠我们三个月工资不发").category == "劳动和社会保障"
+    assert model.predict("公交车班次太少，等车要一个小时").category == "交通运输"
+    assert (model_dir / "MODEL_CARD.md").exists()
+
+
+def test_a_missing_or_corrupt_model_fails_loudly(tmp_path):
+    with pytest.raises(ModelLoadError):
+        TextClassifier.load(tmp_path)
+    (tmp_path / ARTIFACT).write_bytes(b"not gzip")
+    with pytest.raises(ModelLoadError):
+        TextClassifier.load(tmp_path)
+    with gzip.open(tmp_path / ARTIFACT, "wt") as f:
+        f.write('{"format": "something-else"}')
+    with pytest.raises(ModelLoadError, match="format"):
+        TextClassifier.load(tmp_path)
