@@ -1,0 +1,34 @@
+"""What Lambda gets: the layer's requirements follow pyproject.toml, and the domain core stays free of boto3."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _requirements(lines) -> set[str]:
+    return {ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")}
+
+
+def test_layer_requirements_are_the_runtime_dependencies_less_boto3():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {d for d in project["dependencies"] if not d.startswith("boto3")}
+    assert _requirements((ROOT / "src" / "requirements.txt").read_text().splitlines()) == runtime
+
+
+def test_the_domain_core_imports_no_aws_sdk():
+    for path in (ROOT / "src" / "complaints" / "domain").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not names & {"boto3", "botocore"}, path
+
+
+def test_lambda_code_imports_no_scikit_learn():
+    for base in (ROOT / "src", ROOT / "functions"):
+        for path in base.rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "sklearn" not in text and "scipy" not in text, path
