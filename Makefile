@@ -15,7 +15,7 @@ MODEL := models/ruian-default/model.json.gz
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run demo test test-unit test-integration lint model bench clean
+.PHONY: help install run demo test test-unit test-integration lint model clean
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
@@ -75,8 +75,8 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	@test -n "$(PYTHON312)" || { echo "sam build needs python3.12 on PATH"; exit 1; }
 	rm -rf .aws-sam && PATH=$(dir $(PYTHON312)):$$PATH $(SAM_VENV)/bin/sam build --region us-east-1
 
-bench: $(VENV)/.installed $(MODEL)
-	$(BIN)/python -m benchmarks
+
+
 
 clean:
 	rm -rf .aws-sam build .pytest_cache .ruff_cache .demo-stack.log

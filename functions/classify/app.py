@@ -1,31 +1,15 @@
 """Classify: for each queued ticket, predict category and district, then queue it for routing.
 
-The model and jieba load once, at Lambda init. Messages that fail are reported back to SQS one by one
-(ReportBatchItemFailures), retried, and after five tries land in the dead-letter queue, which raises an alarm.
+The model and jieba load once, at Lambda init.
 """
 
 from __future__ import annotations
 
-import json
-
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from complaints import wiring
+from complaints.queue_worker import ticket_batch_handler
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
 desk = wiring.classify_desk()
-
-
-def record_handler(record: SQSRecord) -> None:
-    ticket_id = json.loads(record.body)["ticket_id"]
-    logger.append_keys(ticket_id=ticket_id)
-    desk.classify(ticket_id)
-
-
-@logger.inject_lambda_context
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+lambda_handler = ticket_batch_handler(desk.classify, logger)

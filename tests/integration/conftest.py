@@ -105,6 +105,7 @@ def stack(tmp_path_factory) -> LocalStackClient:
     port = _free_port()
     log = tmp_path_factory.mktemp("stack") / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["LOCAL_VISIBILITY_TIMEOUT"] = "1"  # failed messages come back after 1 s instead of 90 s
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],

@@ -32,3 +32,9 @@ def test_lambda_code_imports_no_scikit_learn():
         for path in base.rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert "sklearn" not in text and "scipy" not in text, path
+
+
+def test_the_published_openapi_document_matches_the_code():
+    from complaints_tools.openapi import DOC, generate
+
+    assert DOC.read_text(encoding="utf-8") == generate(), "run: .venv/bin/complaints openapi --write"

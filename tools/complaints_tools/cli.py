@@ -88,7 +88,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from complaints_tools.local.stack import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serve_forever(ROOT, args.port)
+    visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
+    serve_forever(ROOT, args.port, visibility_timeout=int(visibility) if visibility else None)
     return 0
 
 
@@ -104,6 +105,19 @@ def cmd_subscribe_agencies(args: argparse.Namespace) -> int:
     dispatch, triage = stack_topics(args.stack)
     counts = sync(_city(args.city), dispatch, triage, prune=args.prune)
     print(json.dumps(counts))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from complaints_tools.openapi import DOC, generate
+
+    text = generate()
+    if args.write:
+        DOC.parent.mkdir(exist_ok=True)
+        DOC.write_text(text, encoding="utf-8")
+        print(f"wrote {DOC}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -149,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--prune", action="store_true", help="also remove subscriptions the city file no longer lists")
     p.set_defaults(func=cmd_subscribe_agencies)
+
+    p = sub.add_parser("openapi", help="print the API's OpenAPI document (--write updates docs/openapi.json)")
+    p.add_argument("--write", action="store_true")
+    p.set_defaults(func=cmd_openapi)
 
     args = parser.parse_args(argv)
     return args.func(args)

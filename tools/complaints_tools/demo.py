@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 import urllib.request
 from typing import Any
 
@@ -35,6 +36,12 @@ def _call(method: str, url: str, body: dict | None = None, headers: dict | None 
         return e.code, json.loads(e.read() or b"{}")
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal column: CJK characters take two cells."""
+    cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - cells)
+
+
 def run_demo(base: str) -> int:
     tickets = []
     for text, location in SAMPLES:
@@ -57,7 +64,10 @@ def run_demo(base: str) -> int:
                 final[c["id"]] = t
         time.sleep(0.2)
     _, outbox = _call("GET", f"{base}/_local/outbox")
-    print(f"{'ticket':>7}  {'status':<10} {'category':<8} {'district':<6} {'conf':>5}  notified / text")
+    print(
+        f"{'ticket':>7}  {_pad('status', 10)} {_pad('category', 14)} {_pad('district', 10)} {'conf':>5}  "
+        "text / notified"
+    )
     for text, c in tickets:
         t = final.get(c["id"], {"status": "pending"})
         notified = sorted(
@@ -69,9 +79,9 @@ def run_demo(base: str) -> int:
         )
         conf = t.get("confidence")
         print(
-            f"{c['ticket_no']:>7}  {t['status']:<10} {t.get('category') or '-':<8} {t.get('district') or '-':<6} "
-            f"{conf if conf is not None else 0:>5.2f}  {text[:28]}"
+            f"{c['ticket_no']:>7}  {_pad(t['status'], 10)} {_pad(t.get('category') or '-', 14)} "
+            f"{_pad(t.get('district') or '-', 10)} {conf if conf is not None else 0:>5.2f}  {text[:30]}"
         )
         for n in notified:
-            print(f"{'':>36}→ {n}")
+            print(f"{'':>54}→ {n}")
     return 0 if len(final) == len(tickets) else 1

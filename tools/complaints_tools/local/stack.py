@@ -256,8 +256,9 @@ class LocalStack:
             self._moto.stop()
 
 
-def serve_forever(root: Path, port: int) -> None:
-    stack = LocalStack(root, port=port).start()
+def serve_forever(root: Path, port: int, visibility_timeout: int | None = None) -> None:
+    """Run until Ctrl-C. `visibility_timeout` (s) shortens retries for tests; else the queue's own applies."""
+    stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
     try:
         while True:
