@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from complaints import __version__, wiring
@@ -26,6 +27,7 @@ from complaints.domain.desk import NewComplaint
 from complaints.domain.tickets import Location
 
 logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 )

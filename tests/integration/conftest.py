@@ -40,6 +40,7 @@ class Reply:
 class LocalStackClient:
     url: str
     health: dict[str, Any]
+    log: Path
 
     def request(
         self,
@@ -127,7 +128,7 @@ def stack(tmp_path_factory) -> LocalStackClient:
     if health is None:
         proc.kill()
         pytest.fail("the local stack did not start:\n" + log.read_text()[-4000:])
-    yield LocalStackClient(url, health)
+    yield LocalStackClient(url, health, log)
     proc.terminate()
     try:
         proc.wait(timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 import urllib.request
 
@@ -92,3 +93,16 @@ def test_openapi_document_describes_the_api(stack):
     assert "get" in doc["paths"]["/complaints/{id}"]
     schema = doc["components"]["schemas"]["ComplaintIn"]
     assert {"text", "photo", "location", "channel", "contact"} <= set(schema["properties"])
+
+
+def test_contact_details_never_reach_logs_agencies_or_the_citizen_view(stack):
+    phone, email = "13912345678", "citizen.private@example.cn"
+    for contact in ({"phone": phone}, {"email": email}):
+        created = stack.post({"text": BURNING_RUBBISH, "contact": contact}).json()
+        ticket = stack.wait_for_status(created)
+        assert phone not in json.dumps(ticket) and email not in json.dumps(ticket)
+    outbox = json.dumps(stack.outbox(), ensure_ascii=False)
+    logs = stack.log.read_text(encoding="utf-8")
+    assert "ticket_id" in logs  # the handlers do log, with the ticket id
+    for secret in (phone, email):
+        assert secret not in outbox and secret not in logs

@@ -17,7 +17,8 @@ from complaints.domain.photos import decode_base64_photo, prepare_photo
 from complaints.domain.ports import Classifier, Notifier, PhotoStore, TicketRepository, WorkQueue
 from complaints.domain.tickets import Channel, HistoryEntry, Location, Status, Ticket, now_iso
 
-log = logging.getLogger(__name__)
+# One logger for the domain; the handlers give it their structured (JSON) Powertools configuration.
+log = logging.getLogger("complaints")
 
 _TICKET_ID = re.compile(r"^[0-9a-f]{32}$")
 
