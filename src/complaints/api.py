@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,7 +44,9 @@ class ContactIn(BaseModel):
 class ComplaintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(strict=True, description=f"The complaint, 1–{MAX_TEXT_CHARS} characters after trimming")
-    photo: str | None = Field(default=None, strict=True, description="Base64 JPEG, PNG or WebP, at most 5 MB decoded")
+    photo: str | None = Field(
+        default=None, strict=True, min_length=1, description="Base64 JPEG, PNG or WebP, at most 5 MB decoded"
+    )
     location: LocationIn | None = None
     channel: Channel = "app"
     contact: ContactIn | None = None
@@ -52,8 +55,8 @@ class ComplaintIn(BaseModel):
     @classmethod
     def _text(cls, value: str) -> str:
         value = value.strip()
-        if not value:
-            raise ValueError("text must not be empty")
+        if not any(unicodedata.category(c)[0] in "LN" for c in value):
+            raise ValueError("text must contain words, not only spaces, marks or invisible characters")
         if len(value) > MAX_TEXT_CHARS:
             raise ValueError(f"text must be at most {MAX_TEXT_CHARS} characters")
         if _CONTROL.search(value):

@@ -106,3 +106,25 @@ def test_contact_details_never_reach_logs_agencies_or_the_citizen_view(stack):
     assert "ticket_id" in logs  # the handlers do log, with the ticket id
     for secret in (phone, email):
         assert secret not in outbox and secret not in logs
+
+
+def test_concurrent_citizens_each_get_their_own_ticket(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def submit(i: int) -> tuple[int, dict]:
+        reply = stack.post({"text": f"安阳街道第{i}号路灯不亮"})
+        return reply.status, reply.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(40)))
+    assert {status for status, _ in results} == {201}
+    created = [c for _, c in results]
+    assert len({c["ticket_no"] for c in created}) == 40
+    with ThreadPoolExecutor(8) as pool:
+        views = list(
+            pool.map(
+                lambda c: stack.request("GET", f"/complaints/{c['id']}", headers={"X-Receipt": c["receipt"]}).json(),
+                created,
+            )
+        )
+    assert [v["ticket_no"] for v in views] == [c["ticket_no"] for c in created]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import logging
+import queue
 import re
 import sys
 import threading
@@ -47,13 +48,37 @@ class LambdaContext:
 
 @dataclass
 class Function:
+    """A function and its warm execution environments.
+
+    Lambda runs one event at a time per environment and starts another when all are busy. Here an environment is a
+    separate import of the handler module (its own module-level state: resolver, clients, model), so concurrent
+    requests never share per-invocation state, up to `max_environments` at once.
+    """
+
     name: str
-    handler: Callable[[dict, Any], Any]
+    loader: Callable[[int], Callable[[dict, Any], Any]]
     memory: int = 512
     timeout: int = 15
+    max_environments: int = 4
+
+    def __post_init__(self) -> None:
+        self._idle: queue.LifoQueue[Callable[[dict, Any], Any]] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self.environments = 1
+        self._idle.put(self.loader(1))  # the first one starts with the stack, as a warm start
 
     def invoke(self, event: dict) -> Any:
-        return self.handler(event, LambdaContext(self.name, self.memory, self.timeout))
+        try:
+            handler = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                number = self.environments + 1 if self.environments < self.max_environments else 0
+                self.environments = max(self.environments, number)
+            handler = self.loader(number) if number else self._idle.get()
+        try:
+            return handler(event, LambdaContext(self.name, self.memory, self.timeout))
+        finally:
+            self._idle.put(handler)
 
 
 def load_handler(code_dir: Path, module: str, attr: str, unique_name: str) -> Callable[[dict, Any], Any]:

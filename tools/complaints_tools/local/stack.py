@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,11 +49,13 @@ class LocalStack:
         host: str = "127.0.0.1",
         parameters: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
+        max_environments: int = 4,
     ) -> None:
         self.root = Path(root)
         self.host, self.port = host, port
         self.parameters = parameters or {}
         self.visibility_timeout = visibility_timeout
+        self.max_environments = max_environments
         self.template: Template | None = None
         self.routes: list[Route] = []
         self.pollers: list[QueuePoller] = []
@@ -119,12 +122,12 @@ class LocalStack:
         for logical, res in tpl.functions().items():
             props = res["Properties"]
             code_dir, module, attr = tpl.function_code(logical)
-            handler = load_handler(code_dir, module, attr, f"lambda_{logical}")
             fn = Function(
                 logical,
-                handler,
+                partial(_loader, code_dir, module, attr, logical),
                 int(props.get("MemorySize", globals_.get("MemorySize", 512))),
                 int(props.get("Timeout", globals_.get("Timeout", 15))),
+                max_environments=self.max_environments,
             )
             self.functions[logical] = fn
             for method, path in tpl.api_routes(logical):
@@ -254,6 +257,10 @@ class LocalStack:
             p.join(timeout=3)
         if self._moto:
             self._moto.stop()
+
+
+def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
+    return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
 
 
 def serve_forever(root: Path, port: int, visibility_timeout: int | None = None) -> None:
