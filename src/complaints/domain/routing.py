@@ -14,7 +14,9 @@ from complaints.city import Agency, City
 from complaints.domain.tickets import Ticket
 
 SMS_MAX_CHARS = 70  # one SMS segment in UCS-2, which any Chinese text needs
-PHOTO_LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned link may live
+# The longest a SigV4 presigned link may live. Signed with a Lambda role's temporary credentials, it stops
+# working earlier, when those credentials expire (hours): the e-mail says "time-limited", not "7 days".
+PHOTO_LINK_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def email_text(ticket: Ticket, city: City, decision: RoutingDecision, photo_link
             lines.append("候选类别: " + "、".join(f"{c} {p:.2f}" for c, p in ticket.top3))
     lines += ["", "内容:", ticket.text, ""]
     if photo_link:
-        lines.append(f"照片(7天内有效): {photo_link}")
+        lines.append(f"照片(限时链接): {photo_link}")
     lines.append(f"查看与答复: {city.ticket_link(ticket.ticket_no)}")
     return "\n".join(lines)
 
