@@ -89,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
-    serve_forever(ROOT, args.port, visibility_timeout=int(visibility) if visibility else None)
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    serve_forever(ROOT, args.port, visibility_timeout=int(visibility) if visibility else None, parameters=parameters)
     return 0
 
 
@@ -152,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("run", help="run the whole pipeline locally (moto + the real handlers)")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, as in sam deploy --parameter-overrides (e.g. AutoDispatchThreshold=0.8)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="send sample complaints to a running local stack and show where they went")

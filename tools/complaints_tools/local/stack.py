@@ -263,9 +263,11 @@ def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
     return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
 
 
-def serve_forever(root: Path, port: int, visibility_timeout: int | None = None) -> None:
+def serve_forever(
+    root: Path, port: int, visibility_timeout: int | None = None, parameters: dict[str, str] | None = None
+) -> None:
     """Run until Ctrl-C. `visibility_timeout` (s) shortens retries for tests; else the queue's own applies."""
-    stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout).start()
+    stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout, parameters=parameters).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
     try:
         while True:
