@@ -24,7 +24,6 @@ from complaints import __version__, wiring
 from complaints.api import ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk import NewComplaint
-from complaints.domain.tickets import Location
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
@@ -63,7 +62,7 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
             text=complaint.text,
             channel=complaint.channel,
             photo_base64=complaint.photo,
-            location=Location(**complaint.location.model_dump()) if complaint.location else None,
+            location=complaint.location,
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
     )

@@ -8,19 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from complaints.domain.tickets import Channel
+from complaints.domain.tickets import Channel, Location
 
 MAX_TEXT_CHARS = 5000
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
 # C0 control characters other than tab and newlines, and NUL, have no place in a complaint.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class LocationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False, description="WGS84 latitude")
-    lng: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False, description="WGS84 longitude")
 
 
 class ContactIn(BaseModel):
@@ -47,7 +41,7 @@ class ComplaintIn(BaseModel):
     photo: str | None = Field(
         default=None, strict=True, min_length=1, description="Base64 JPEG, PNG or WebP, at most 5 MB decoded"
     )
-    location: LocationIn | None = None
+    location: Location | None = None
     channel: Channel = "app"
     contact: ContactIn | None = None
 

@@ -131,8 +131,10 @@ class ComplaintDesk:
             }
             note = f"{prediction.category} {prediction.confidence:.2f}"
             entry = HistoryEntry(status=Status.CLASSIFIED, at=now_iso(), note=note)
-            self.tickets.transition(ticket_id, Status.RECEIVED, entry, fields)
-            ticket = self.tickets.get(ticket_id)
+            if self.tickets.transition(ticket_id, Status.RECEIVED, entry, fields):
+                ticket = ticket.model_copy(update={**fields, "status": Status.CLASSIFIED})
+            else:
+                ticket = self.tickets.get(ticket_id)  # another worker classified it meanwhile
         if ticket.status is Status.CLASSIFIED:
             # Also reached on a redelivery after a crash between the update and the send: routing is idempotent.
             self.route_queue.send({"ticket_id": ticket_id})

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Channel = Literal["app", "web", "weibo", "wechat"]
 
@@ -23,8 +23,11 @@ def now_iso() -> str:
 
 
 class Location(BaseModel):
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lng: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    """WGS84 coordinates. Strict: "27.7" or true are mistakes, not coordinates."""
+
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False, description="WGS84 latitude")
+    lng: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False, description="WGS84 longitude")
 
 
 class HistoryEntry(BaseModel):
