@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from complaints_tools.local.resources import CREATED, create_all, register_layers
+from complaints_tools.local.resources import CREATED, create_all
 from complaints_tools.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,6 @@ def test_api_routes(tpl):
 def test_local_resources_match_the_template(tpl, aws_credentials):
     with mock_aws():
         create_all(tpl)
-        register_layers(tpl)
         ddb, sqs, sns, s3 = (boto3.client(s) for s in ("dynamodb", "sqs", "sns", "s3"))
         for logical, res in tpl.of_type("AWS::DynamoDB::Table").items():
             desc = ddb.describe_table(TableName=tpl.physical[logical]["Ref"])["Table"]

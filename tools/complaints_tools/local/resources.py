@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 
-from complaints_tools.local.template import ACCOUNT, Template, redrive_policy
+from complaints_tools.local.template import ACCOUNT, Template
 
 # Types created locally; everything else in the template is reported as skipped.
 CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic")
@@ -73,9 +74,8 @@ def _queue(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
         if k in props
     }
-    policy = redrive_policy(tpl, props)
-    if policy:
-        attrs["RedrivePolicy"] = policy
+    if "RedrivePolicy" in props:
+        attrs["RedrivePolicy"] = json.dumps(tpl.resolve(props["RedrivePolicy"]))
     url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
     arn = f"arn:aws:sqs:{tpl.region}:{ACCOUNT}:{name}"
     tpl.physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
@@ -86,9 +86,3 @@ def _topic(tpl: Template, logical: str) -> None:
     name = physical_name(tpl, logical)
     arn = sns.create_topic(Name=name)["TopicArn"]
     tpl.physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
-
-
-def register_layers(tpl: Template) -> None:
-    """Layers have no local resource; a Ref to one resolves to its folder (only used for /opt mapping)."""
-    for logical, res in tpl.of_type("AWS::Serverless::LayerVersion").items():
-        tpl.physical[logical] = {"Ref": str(tpl.root / res["Properties"]["ContentUri"])}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from complaints_tools.local import outbox
-from complaints_tools.local.resources import create_all, register_layers
+from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
     MAX_BODY_BYTES,
     Function,
@@ -93,7 +93,6 @@ class LocalStack:
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
         self.template = tpl
         self.skipped = create_all(tpl)
-        register_layers(tpl)
         self._subscribe_agencies()
         self._start_functions()
         self._serve()

@@ -7,7 +7,6 @@ as skipped.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ class Template:
 
     # -------------------------------------------------------------- resolve
     def resolve(self, value: Any) -> Any:
-        """Evaluate the intrinsic functions the local stack needs: Ref, GetAtt, Sub, If, Equals, Not, Join."""
+        """Evaluate the intrinsic functions the local stack needs: Ref, GetAtt and Sub (others stay unresolved)."""
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -89,21 +88,7 @@ class Template:
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra.get(m.group(1)) or self._sub_var(m.group(1))), text)
-        if key == "Fn::If":
-            cond, yes, no = arg
-            return self.resolve(yes if self.condition(cond) else no)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(x) for x in self.resolve(items))
-        if key == "Fn::Equals":
-            a, b = self.resolve(arg)
-            return a == b
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
         return {key: self.resolve(arg)}
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.doc.get("Conditions", {})[name]))
 
     def _ref(self, name: str) -> str:
         pseudo = {
@@ -170,8 +155,3 @@ class Template:
     def sqs_events(self, logical: str) -> list[dict[str, Any]]:
         events = self.functions()[logical]["Properties"].get("Events", {})
         return [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
-
-
-def redrive_policy(tpl: Template, props: dict[str, Any]) -> str | None:
-    policy = props.get("RedrivePolicy")
-    return json.dumps(tpl.resolve(policy)) if policy else None
