@@ -69,3 +69,23 @@ def test_a_missing_or_corrupt_model_fails_loudly(tmp_path):
         f.write('{"format": "something-else"}')
     with pytest.raises(ModelLoadError, match="format"):
         TextClassifier.load(tmp_path)
+
+
+def test_the_shipped_word_list_is_jiebas_dictionary_pruned():
+    from importlib import resources
+
+    from complaints_tools.dictionary import pruned_dictionary
+
+    shipped = (resources.files("complaints.classifier") / "data" / "dict.txt").read_text(encoding="utf-8")
+    assert shipped == pruned_dictionary()
+
+
+def test_the_tokenizer_writes_nothing(tmp_path, monkeypatch):
+    # Lambda's file system is read-only: building the tokenizer must not try to write a cache anywhere.
+    import tempfile
+
+    from complaints.classifier.features import Analyzer
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert Analyzer().words("上望街道薛里村有人焚烧垃圾") == ["上望", "街道", "薛里村", "有人", "焚烧", "垃圾"]
+    assert list(tmp_path.iterdir()) == []

@@ -5,9 +5,7 @@ Both sides call the same `Analyzer`, so the runtime sees exactly the features th
 
 from __future__ import annotations
 
-import logging
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,17 +43,26 @@ class AnalyzerSpec:
         return cls((int(w[0]), int(w[1])), (int(c[0]), int(c[1])))
 
 
+def _tokenizer() -> jieba.Tokenizer:
+    """A jieba tokenizer on the shipped word list, built in memory.
+
+    jieba's own `initialize()` would load its full dictionary and try to write a cache file; here nothing is
+    written, so it works on Lambda's read-only file system and costs the same on every cold start.
+    """
+    tokenizer = jieba.Tokenizer()
+    with (_DATA / "dict.txt").open("rb") as f:
+        tokenizer.FREQ, tokenizer.total = jieba.Tokenizer.gen_pfdict(f)
+    tokenizer.initialized = True
+    return tokenizer
+
+
 class Analyzer:
     """jieba words (with a user dictionary and stop words) as word n-grams, plus character n-grams."""
 
     def __init__(self, spec: AnalyzerSpec | None = None, extra_words: Iterable[str] = ()) -> None:
         self.spec = spec or AnalyzerSpec()
         self.stopwords = frozenset(_read_lines("stopwords.txt"))
-        self._tokenizer = jieba.Tokenizer()
-        # Lambda's file system is read-only except /tmp; jieba caches its prefix dictionary there.
-        self._tokenizer.tmp_dir = tempfile.gettempdir()
-        jieba.setLogLevel(logging.WARNING)
-        self._tokenizer.initialize()
+        self._tokenizer = _tokenizer()
         for line in _read_lines("userdict.txt"):
             parts = line.split()
             self._tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
