@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cmd_bootstrap_corpus(
             argparse.Namespace(city=args.city, out=data, per_category=args.per_category, seed=args.seed)
         )
-    texts, labels = training.read_labelled(data, args.text_col, args.label_col)
+    texts, labels = training.read_labelled(data, args.text_col, args.label_col, args.title_col)
     if len(set(labels)) < 2:
         print(f"{data}: need at least two categories, found {sorted(set(labels))}", file=sys.stderr)
         return 2
@@ -56,6 +56,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"C={result.best_c:g}, cross-validated accuracy {result.cv_accuracy:.3f}, macro-F1 {result.cv_macro_f1:.3f}",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from complaints.classifier.model import TextClassifier
+    from complaints_tools import evaluate, training
+
+    model = TextClassifier.load(args.model)
+    texts, labels = training.read_labelled(args.data, args.text_col, args.label_col, args.title_col)
+    if not texts:
+        print(f"{args.data}: no labelled rows", file=sys.stderr)
+        return 2
+    scored = evaluate.score(model, texts, labels, progress=sys.stderr.isatty())
+    m = evaluate.metrics(scored, model.classes_)
+    if args.report:
+        page = evaluate.write_report(m, args.report, model_name=str(args.model), data_name=Path(args.data).name)
+        print(f"report written to {page}", file=sys.stderr)
+    if args.json:
+        keep = ("n", "accuracy", "macro_f1", "per_class", "precision_at_coverage", "at_threshold", "labels")
+        doc = {k: m[k] for k in keep} | {"confusion": m["confusion"], "unknown_labels": m["unknown_labels"]}
+        print(json.dumps(doc, ensure_ascii=False))
+    else:
+        print(evaluate.summary(m))
     return 0
 
 
@@ -122,20 +145,33 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_columns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-col", default="text", help="column with the message text (default: %(default)s)")
+    p.add_argument("--label-col", default="label", help="column with the category (default: %(default)s)")
+    p.add_argument("--title-col", help="column with the message title, put before the text (optional)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="complaints", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train the classifier (on the bootstrap corpus unless --data is given)")
-    p.add_argument("--data", help="CSV with a text and a label column (default: generate the bootstrap corpus)")
+    p.add_argument("--data", help="CSV or XLSX with a text and a label column (default: the bootstrap corpus)")
     p.add_argument("--out", default=str(DEFAULT_MODEL), help="model folder to write (default: %(default)s)")
-    p.add_argument("--text-col", default="text")
-    p.add_argument("--label-col", default="label")
+    _data_columns(p)
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--seed", type=int, default=20261128)
     p.add_argument("--per-category", type=int, default=200, help="bootstrap corpus size per category")
     p.add_argument("--date", default=os.environ.get("MODEL_DATE"), help="date written in the model card")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-category figures and precision at coverage on labelled data")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the bundled model)")
+    p.add_argument("--data", required=True, help="CSV or XLSX with a text and a label column")
+    _data_columns(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--report", metavar="DIR", help="write confusion.png, coverage.png and index.html into DIR")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bootstrap-corpus", help="write the generated bootstrap training corpus as CSV")
     p.add_argument("--out", default=str(BOOTSTRAP_CSV))

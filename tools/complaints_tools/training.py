@@ -42,19 +42,42 @@ class TrainingResult:
     analyzer: Analyzer = field(repr=False)
 
 
-def read_labelled(path: str | Path, text_col: str = "text", label_col: str = "label") -> tuple[list[str], list[str]]:
-    """Texts and labels from a UTF-8 CSV; rows with an empty text or label are skipped."""
-    texts, labels = [], []
+def read_rows(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Column names and rows of a UTF-8 CSV or an Excel workbook (.xlsx: its first sheet)."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        cells = book.worksheets[0].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(cells, ())]
+        rows = [{h: "" if v is None else str(v) for h, v in zip(header, row, strict=False)} for row in cells]
+        book.close()
+        return header, rows
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
-        missing = {text_col, label_col} - set(reader.fieldnames or ())
-        if missing:
-            raise SystemExit(f"{path}: no column(s) {', '.join(sorted(missing))}; columns are {reader.fieldnames}")
-        for row in reader:
-            t, y = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
-            if t and y:
-                texts.append(t)
-                labels.append(y)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def read_labelled(
+    path: str | Path, text_col: str = "text", label_col: str = "label", title_col: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Texts and labels from a CSV or XLSX file; the title, when given, is put before the text.
+
+    Rows with an empty text or label are skipped: an archive often holds unanswered or unlabelled messages.
+    """
+    header, rows = read_rows(path)
+    missing = {text_col, label_col, *([title_col] if title_col else [])} - set(header)
+    if missing:
+        raise SystemExit(f"{path}: no column(s) {', '.join(sorted(missing))}; columns are {header}")
+    texts, labels = [], []
+    for row in rows:
+        t, y = (row.get(text_col) or "").strip(), (row.get(label_col) or "").strip()
+        if title_col:
+            t = f"{(row.get(title_col) or '').strip()} {t}".strip()
+        if t and y:
+            texts.append(t)
+            labels.append(y)
     return texts, labels
 
 

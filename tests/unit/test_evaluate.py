@@ -1,0 +1,108 @@
+"""`complaints evaluate` and the training data readers: figures a city uses to decide whether to trust a model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import struct
+
+import pytest
+
+from complaints_tools import cli, training
+from complaints_tools.evaluate import Scored, metrics
+
+A, B = "环境保护", "城乡建设"
+
+
+def test_metrics_on_a_known_case():
+    # 4 A (3 right), 2 B (1 right); the two mistakes are the least confident.
+    scored = [
+        Scored(A, A, 0.99),
+        Scored(A, A, 0.95),
+        Scored(B, B, 0.90),
+        Scored(A, A, 0.80),
+        Scored(A, B, 0.55),
+        Scored(B, A, 0.40),
+    ]
+    m = metrics(scored, [A, B])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"][A] == pytest.approx({"precision": 3 / 4, "recall": 3 / 4, "f1": 3 / 4, "support": 4})
+    assert m["per_class"][B]["precision"] == pytest.approx(1 / 2)
+    assert m["macro_f1"] == pytest.approx((3 / 4 + 1 / 2) / 2)
+    assert m["confusion"] == [[1, 1], [1, 3]]  # labels sorted: 城乡建设, 环境保护
+    # The 3 most confident (50 %) are right; 70 % of 6 rounds up to 5, one of them wrong; 100 % is the accuracy.
+    assert m["precision_at_coverage"]["0.5"] == 1.0
+    assert m["precision_at_coverage"]["0.7"] == pytest.approx(4 / 5)
+    assert m["precision_at_coverage"]["1.0"] == pytest.approx(4 / 6)
+    assert m["at_threshold"]["0.6"] == {"coverage": pytest.approx(4 / 6), "precision": 1.0}
+    assert m["curve"][-1]["coverage"] == 1.0
+
+
+def test_a_label_the_model_does_not_know_counts_as_wrong():
+    m = metrics([Scored("信访", A, 0.9), Scored(A, A, 0.9)], [A, B])
+    assert m["unknown_labels"] == ["信访"]
+    assert m["accuracy"] == 0.5
+
+
+def test_xlsx_with_a_title_column_reads_like_csv(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["留言主题", "留言详情", "一级分类"])
+    sheet.append(["垃圾焚烧", "上望街道有人烧垃圾", A])
+    sheet.append(["没有分类的留言", "还没答复", None])
+    sheet.append([None, "路灯坏了", B])
+    book.save(tmp_path / "archive.xlsx")
+    texts, labels = training.read_labelled(tmp_path / "archive.xlsx", "留言详情", "一级分类", "留言主题")
+    assert texts == ["垃圾焚烧 上望街道有人烧垃圾", "路灯坏了"]
+    assert labels == [A, B]
+
+
+def test_a_missing_column_is_named(tmp_path):
+    (tmp_path / "a.csv").write_text("content,category\n烧垃圾,环境保护\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="text"):
+        training.read_labelled(tmp_path / "a.csv")
+
+
+@pytest.fixture(scope="module")
+def labelled_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "held-out.csv"
+    rows = [
+        ("上望街道薛里村有人焚烧垃圾，黑烟很大", A),
+        ("化工厂夜里偷排废水，河水发黑发臭", A),
+        ("安阳街道万松路路灯坏了半个月没人修", B),
+        ("小区门口道路塌陷，井盖破损", B),
+        ("老板拖欠三个月工资不发", "劳动和社会保障"),
+    ]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+def test_evaluate_json_has_the_documented_keys(labelled_csv, model_dir, capsys):
+    assert cli.main(["evaluate", "--model", str(model_dir), "--data", str(labelled_csv), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "macro_f1", "per_class", "precision_at_coverage"} <= set(doc)
+    assert set(doc["precision_at_coverage"]) == {"0.5", "0.7", "0.8", "0.9", "1.0"}
+    assert doc["n"] == 5
+    assert doc["accuracy"] >= 0.8  # the bundled model knows these
+    assert doc["per_class"][A]["support"] == 2
+
+
+def test_evaluate_report_writes_both_pictures_and_a_page(labelled_csv, model_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["evaluate", "--model", str(model_dir), "--data", str(labelled_csv), "--report", str(out)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    for name in ("confusion.png", "coverage.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", data[16:24])
+        assert width >= 500 and height >= 300
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'src="confusion.png"' in page and 'src="coverage.png"' in page
+    assert A in page and "macro-F1" in page
+    figures = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert f"{figures['accuracy']:.3f}" in page
