@@ -11,36 +11,43 @@ from complaints_tools import training
 from complaints_tools.bootstrap import Place, generate, write_csv
 
 
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory, city):
-    """A model fitted on a small generated corpus, with its scikit-learn parts kept for comparison."""
+def _train(city, folder, kind: str, seed: int = 1):
     places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
-    rows = generate(places, per_category=40, seed=7)
-    held_out = generate(places, per_category=15, seed=8)
-    folder = tmp_path_factory.mktemp("model")
-    write_csv(rows, folder / "corpus.csv")
+    write_csv(generate(places, per_category=40, seed=7), folder / "corpus.csv")
     texts, labels = training.read_labelled(folder / "corpus.csv")
     words = city.tokenizer_words()
-    result = training.fit(texts, labels, user_words=words, data_sha256="x", seed=1, folds=3, c_grid=(3.0, 10.0))
+    grid = tuple(g for g in training.GRID if g[0] == kind)[:2]
+    result = training.fit(
+        texts, labels, user_words=words, data_sha256="x", seed=seed, folds=3, grid=grid, progress=False
+    )
     training.save(result, folder, user_words=words, data_name="corpus.csv", date="2026-01-01")
-    return folder, result, [t for t, _ in held_out], words
+    return result
+
+
+@pytest.fixture(scope="module", params=["logreg", "svm"])
+def small_model(request, tmp_path_factory, city):
+    """A model of each kind fitted on a small generated corpus, with its scikit-learn parts kept for comparison."""
+    folder = tmp_path_factory.mktemp(f"model-{request.param}")
+    result = _train(city, folder, request.param)
+    places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
+    held_out = [t for t, _ in generate(places, per_category=15, seed=8)]
+    return folder, result, held_out
 
 
 def test_runtime_gives_the_same_labels_and_probabilities_as_scikit_learn(small_model):
-    folder, result, texts, _ = small_model
+    folder, result, texts = small_model
     runtime = TextClassifier.load(folder)
-    docs = [result.analyzer(t) for t in texts]
-    expected = result.model.predict_proba(result.vectorizer.transform(docs))
+    expected = training.sklearn_pipeline(result).predict_proba(texts)
+    assert runtime.classes_ == list(result.classes)
     for text, row in zip(texts, expected, strict=True):
         got = runtime.predict_proba_one(text)
-        assert runtime.classes_ == list(result.classes)
         assert max(abs(a - b) for a, b in zip(got, row, strict=True)) < 1e-6
         assert runtime.predict(text).category == result.classes[row.argmax()]
 
 
 def test_training_is_deterministic(small_model, tmp_path, city):
-    folder, result, _, words = small_model
-    training.save(result, tmp_path, user_words=words, data_name="corpus.csv", date="2026-01-01")
+    folder, result, _ = small_model
+    _train(city, tmp_path, result.model_kind)
     assert (tmp_path / ARTIFACT).read_bytes() == (folder / ARTIFACT).read_bytes()
     assert (tmp_path / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text()
 

@@ -49,13 +49,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{data}: need at least two categories, found {sorted(set(labels))}", file=sys.stderr)
         return 2
     words = city.tokenizer_words()
-    result = training.fit(texts, labels, user_words=words, data_sha256=training.sha256_file(data), seed=args.seed)
-    out = training.save(result, args.out, user_words=words, data_name=Path(data).name, date=args.date)
-    print(
-        f"model written to {out}: {len(result.classes)} categories, {result.n_features} features, "
-        f"C={result.best_c:g}, cross-validated accuracy {result.cv_accuracy:.3f}, macro-F1 {result.cv_macro_f1:.3f}",
-        file=sys.stderr,
+    result = training.fit(
+        texts,
+        labels,
+        user_words=words,
+        data_sha256=training.sha256_file(data),
+        seed=args.seed,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
+    out = training.save(result, args.out, user_words=words, data_name=Path(data).name, date=args.date)
+    print(f"model written to {out}: {result.describe()}", file=sys.stderr)
     return 0
 
 
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20261128)
     p.add_argument("--per-category", type=int, default=200, help="bootstrap corpus size per category")
     p.add_argument("--date", default=os.environ.get("MODEL_DATE"), help="date written in the model card")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy, per-category figures and precision at coverage on labelled data")

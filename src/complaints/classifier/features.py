@@ -61,14 +61,19 @@ class Analyzer:
 
     def __init__(self, spec: AnalyzerSpec | None = None, extra_words: Iterable[str] = ()) -> None:
         self.spec = spec or AnalyzerSpec()
+        self.extra_words = tuple(extra_words)
         self.stopwords = frozenset(_read_lines("stopwords.txt"))
         self._tokenizer = _tokenizer()
         for line in _read_lines("userdict.txt"):
             parts = line.split()
             self._tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
-        for word in extra_words:
+        for word in self.extra_words:
             if len(word) > 1:
                 self._tokenizer.add_word(word)
+
+    def __reduce__(self):
+        # jieba's tokenizer holds a lock and cannot be pickled; a pickled pipeline rebuilds it when loaded.
+        return (Analyzer, (self.spec, self.extra_words))
 
     def words(self, text: str) -> list[str]:
         return [
