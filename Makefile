@@ -15,7 +15,7 @@ MODEL := models/ruian-default/model.json.gz
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run demo test test-unit test-integration lint model clean
+.PHONY: help install run demo test test-unit test-integration lint build bench model clean
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
@@ -23,6 +23,7 @@ help:
 	@echo "make demo    - send sample complaints to the local stack and show where they went"
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
+	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing"
 
 $(BIN)/activate:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.12, python3.11 or python3)"; exit 1; }
@@ -72,8 +73,16 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(MAKE) build
+
+# What Lambda would get, in .aws-sam/build (arm64 wheels for the shared layer).
+build: $(SAM_VENV)/.installed
 	@test -n "$(PYTHON312)" || { echo "sam build needs python3.12 on PATH"; exit 1; }
 	rm -rf .aws-sam && PATH=$(dir $(PYTHON312)):$$PATH $(SAM_VENV)/bin/sam build --region us-east-1
+
+# Figures, each against a baseline measured in the same run; the last line is one JSON object.
+bench: $(VENV)/.installed $(MODEL) build
+	$(BIN)/python bench/run.py
 
 
 

@@ -106,3 +106,22 @@ def test_evaluate_report_writes_both_pictures_and_a_page(labelled_csv, model_dir
     assert A in page and "macro-F1" in page
     figures = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert f"{figures['accuracy']:.3f}" in page
+
+
+def test_classify_json_names_the_category_and_how_the_district_was_found(capsys):
+    assert cli.main(["classify", "上望街道薛里村有人焚烧垃圾，黑烟很大", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["category"] == A
+    assert doc["district"] == "上望街道" and doc["district_source"] == "text"
+    assert len(doc["top3"]) == 3 and doc["top3"][0][0] == A
+    assert doc["confidence"] == doc["top3"][0][1]
+
+
+def test_classify_dash_reads_one_text_per_line(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("老板拖欠三个月工资不发\n\n公交车班次太少，等车要一个小时\n"))
+    assert cli.main(["classify", "-"]) == 0
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["category"] for d in docs] == ["劳动和社会保障", "交通运输"]
+    assert docs[0]["district"] is None and docs[0]["district_source"] is None

@@ -1,0 +1,150 @@
+"""Classifier benchmark: quality on real messages, cold start, warm prediction and package size.
+
+Every speed figure is measured side by side with a baseline in the same run — the same fitted model as a
+scikit-learn pipeline loaded with joblib — and printed as a ratio. Quality uses ../shared/data/gov-messages
+(train on train.csv, evaluate on test.csv and on zhejiang.csv's labelled rows); without it the timings use a
+model trained on the bootstrap corpus and the quality figures are null. The last line is one JSON object.
+
+    .venv/bin/python bench/bench_classify.py [--data DIR] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gov-messages"
+LAMBDA_LIMIT_MB = 250
+# What `sam build` makes for the classify function: its code and the layers it runs with.
+CLASSIFY_PARTS = ("ClassifyFunction", "SharedLayer", "CityLayer", "ModelLayer")
+FIRST = "瑞安市上望街道薛里村有人焚烧垃圾，黑烟很大"
+
+RUNTIME_COLD = """
+from complaints.classifier.model import TextClassifier
+TextClassifier.load({model!r}).predict({text!r})
+"""
+SKLEARN_COLD = """
+import joblib
+joblib.load({pipeline!r}).predict_proba([{text!r}])
+"""
+
+
+def cold_start(code: str, repeat: int) -> float:
+    """Median wall time of a fresh interpreter running `code` (imports, tokenizer, model load, one prediction)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def per_message(fn, texts: list[str]) -> list[float]:
+    out = []
+    for t in texts:
+        start = time.perf_counter()
+        fn(t)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def package_mb() -> float | None:
+    build = ROOT / ".aws-sam" / "build"
+    if not all((build / p).is_dir() for p in CLASSIFY_PARTS):
+        return None
+    size = sum(f.stat().st_size for p in CLASSIFY_PARTS for f in (build / p).rglob("*") if f.is_file())
+    return size / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cold-start figure")
+    args = parser.parse_args()
+
+    import joblib
+
+    from complaints.city import load_city
+    from complaints.classifier.model import TextClassifier
+    from complaints_tools import evaluate, training
+    from complaints_tools.bootstrap import Place, generate
+
+    city = load_city(ROOT / "city" / "ruian.toml")
+    data = Path(args.data)
+    figures: dict[str, float | None] = dict.fromkeys(("macro_f1", "precision_at_coverage_0_7", "zhejiang_accuracy"))
+    if (data / "train.csv").exists():
+        texts, labels = training.read_labelled(data / "train.csv")
+        test_texts, test_labels = training.read_labelled(data / "test.csv")
+        source = f"{data / 'train.csv'} ({len(texts)} rows)"
+    else:
+        print(f"quality: skipped, {data} is absent; timings use the bootstrap corpus", file=sys.stderr)
+        places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
+        texts, labels = map(list, zip(*generate(places, per_category=200, seed=1), strict=True))
+        test_texts, test_labels = map(list, zip(*generate(places, per_category=50, seed=2), strict=True))
+        source = f"the bootstrap corpus ({len(texts)} rows)"
+
+    start = time.perf_counter()
+    result = training.fit(texts, labels, user_words=city.tokenizer_words(), data_sha256="bench", progress=False)
+    print(f"trained on {source} in {time.perf_counter() - start:.1f} s: {result.describe()}")
+    work = Path(tempfile.mkdtemp(prefix="bench-classify-"))
+    training.save(result, work / "model", user_words=city.tokenizer_words(), data_name="train.csv")
+    pipeline = training.sklearn_pipeline(result)
+    joblib.dump(pipeline, work / "pipeline.joblib")
+    runtime = TextClassifier.load(work / "model")
+
+    if (data / "train.csv").exists():
+        m = evaluate.metrics(evaluate.score(runtime, test_texts, test_labels), runtime.classes_)
+        figures["macro_f1"] = m["macro_f1"]
+        figures["precision_at_coverage_0_7"] = m["precision_at_coverage"]["0.7"]
+        zj_texts, zj_labels = training.read_labelled(data / "zhejiang.csv")
+        zj = evaluate.metrics(evaluate.score(runtime, zj_texts, zj_labels), runtime.classes_)
+        figures["zhejiang_accuracy"] = zj["accuracy"]
+        print(f"test.csv ({m['n']}): accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+        print("  precision at coverage " + ", ".join(f"{c}: {p:.3f}" for c, p in m["precision_at_coverage"].items()))
+        print(f"zhejiang.csv labelled rows ({zj['n']}, out of domain): accuracy {zj['accuracy']:.3f}")
+
+    cold = cold_start(RUNTIME_COLD.format(model=str(work / "model"), text=FIRST), args.repeat)
+    cold_sk = cold_start(SKLEARN_COLD.format(pipeline=str(work / "pipeline.joblib"), text=FIRST), args.repeat)
+    print(
+        f"cold start (median of {args.repeat} fresh processes): runtime {cold:.3f} s, scikit-learn + joblib "
+        f"{cold_sk:.3f} s — {cold_sk / cold:.1f}x faster"
+    )
+
+    ours = per_message(runtime.predict, test_texts)
+    theirs = per_message(lambda t: pipeline.predict_proba([t]), test_texts)
+    warm, warm_sk = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+    rate = len(ours) / sum(ours)
+    print(
+        f"warm prediction, median over {len(ours)} messages: runtime {warm:.3f} ms, scikit-learn {warm_sk:.3f} ms "
+        f"— {warm_sk / warm:.1f}x faster; {rate:.0f} messages/s on one core"
+    )
+
+    size = package_mb()
+    if size is None:
+        print("classify package: no `sam build` output in .aws-sam/build (make bench builds it)")
+    else:
+        print(f"classify package (sam build, unzipped: function + layers): {size:.1f} MB of {LAMBDA_LIMIT_MB} MB")
+    figures |= {
+        "cold_start_s": cold,
+        "cold_start_sklearn_s": cold_sk,
+        "warm_ms_median": warm,
+        "warm_ms_median_sklearn": warm_sk,
+        "messages_per_s": rate,
+        "classify_package_mb": size,
+        "features": len(runtime.index_),
+    }
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
