@@ -3,8 +3,8 @@
     complaints run            # serves http://127.0.0.1:3000 (PORT overrides)
 
 Requests to the API routes of template.yaml become API Gateway proxy events for the intake handler; the SQS
-queues are polled into the classify and route handlers as batch events; `GET /_local/outbox` shows what each
-agency would have received.
+queues are polled into the classify and route handlers as batch events; scheduled functions (the Weibo poller)
+run on a scheduler thread at the template's rate; `GET /_local/outbox` shows what each agency would have received.
 """
 
 from __future__ import annotations
@@ -324,6 +324,9 @@ def serve_forever(
     """Run until Ctrl-C. `visibility_timeout` (s) shortens retries for tests; else the queue's own applies."""
     stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout, parameters=parameters).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    if stack.fake_weibo:
+        fake = stack.fake_weibo
+        print(f"Fake Weibo at {fake.api_base}  (comments: {fake.url}/_fake/comments)", flush=True)
     try:
         while True:
             time.sleep(3600)
