@@ -206,3 +206,20 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     assert (again.created, again.replies_sent, len(fake.comments)) == (0, 0, 7)
     numbers = sorted(t.ticket_no for t in tickets)
     assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
+
+
+# ------------------------------------------------------------- local stack
+def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
+    from complaints_tools.local.stack import weibo_endpoint
+
+    assert weibo_endpoint({"WEIBO_API_BASE": "http://127.0.0.1:9/2", "WEIBO_ACCESS_TOKEN": "t"}) == (
+        "http://127.0.0.1:9/2",
+        "t",
+        None,
+    )
+    base, token, fake = weibo_endpoint({})
+    try:
+        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200)
+        assert len(statuses) == len(fake.statuses)
+    finally:
+        fake.stop()

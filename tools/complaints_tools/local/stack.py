@@ -126,12 +126,7 @@ class LocalStack:
         pollers = [f for f in tpl.functions() if "WEIBO_API_BASE" in tpl.function_environment(f)]
         if not pollers:
             return
-        base, token = os.environ.get("WEIBO_API_BASE"), os.environ.get("WEIBO_ACCESS_TOKEN")
-        if not base:
-            from complaints_tools.fake_weibo import FakeWeibo
-
-            self.fake_weibo = FakeWeibo().start()
-            base, token = self.fake_weibo.api_base, self.fake_weibo.token
+        base, token, self.fake_weibo = weibo_endpoint(os.environ)
         self.env_overrides["WEIBO_API_BASE"] = base
         parameter = tpl.function_environment(pollers[0])["WEIBO_TOKEN_PARAMETER"]
         if token:
@@ -312,6 +307,16 @@ class LocalStack:
             self.fake_weibo.stop()
         if self._moto:
             self._moto.stop()
+
+
+def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
+    """(API base, token, fake server or None): WEIBO_API_BASE if set, else a fake Weibo started on a free port."""
+    if environ.get("WEIBO_API_BASE"):
+        return environ["WEIBO_API_BASE"], environ.get("WEIBO_ACCESS_TOKEN"), None
+    from complaints_tools.fake_weibo import FakeWeibo
+
+    fake = FakeWeibo().start()
+    return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
 def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
