@@ -76,6 +76,7 @@ class City:
     categories: tuple[Category, ...]
     agencies: tuple[Agency, ...]
     districts: tuple[District, ...]
+    weibo_account: str | None = None  # the board's Weibo screen name, as citizens @-mention it
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -217,6 +218,7 @@ def load_city(path: str | Path) -> City:
             sms_sign=c["sms_sign"],
             public_base_url=c["public_base_url"],
             ticket_no_start=int(c.get("ticket_no_start", 1)),
+            weibo_account=c.get("weibo_account"),
             categories=tuple(
                 Category(name=x["name"], agency=x["agency"], keywords=tuple(x.get("keywords", ())))
                 for x in raw["categories"]

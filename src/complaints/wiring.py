@@ -24,6 +24,8 @@ class Settings(BaseModel):
     triage_topic_arn: str | None = None
     model_dir: str | None = None
     auto_dispatch_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    weibo_api_base: str | None = None
+    weibo_token_parameter: str | None = None
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -81,3 +83,42 @@ def route_desk() -> ComplaintDesk:
         notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
         threshold=s.auto_dispatch_threshold,
     )
+
+
+def weibo_channel():
+    """The Weibo poller: the intake desk (same validation, same queue) plus the Weibo API and the mention ledger."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from complaints.adapters.weibo.dynamo import DynamoMentionLedger
+    from complaints.adapters.weibo.http import WeiboHttpApi
+    from complaints.domain.weibo_channel import WeiboChannel
+
+    s = Settings.from_env("photos_bucket", "classify_queue_url", "weibo_api_base", "weibo_token_parameter")
+    desk = intake_desk()
+    if not desk.city.weibo_account:
+        raise RuntimeError(f"{s.city_config}: no weibo_account in [city]; the Weibo poller needs it")
+    return WeiboChannel(
+        desk=desk,
+        api=WeiboHttpApi(s.weibo_api_base, weibo_token(s.weibo_token_parameter, SSMProvider())),
+        ledger=DynamoMentionLedger(s.tickets_table),
+        account=desk.city.weibo_account,
+    )
+
+
+# Long enough to spare SSM a call on most runs, short enough that a renewed token is used within minutes.
+TOKEN_CACHE_SECONDS = 300
+
+
+def weibo_token(parameter: str, provider):
+    """The access token from an SSM SecureString, cached by Powertools Parameters. Never logged."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from complaints.domain.weibo import WeiboTokenInvalid
+
+    def token(force: bool) -> str:
+        try:
+            return provider.get(parameter, decrypt=True, max_age=TOKEN_CACHE_SECONDS, force_fetch=force)
+        except GetParameterError as e:
+            raise WeiboTokenInvalid(f"the access token parameter {parameter} cannot be read") from e
+
+    return token

@@ -1,4 +1,8 @@
-"""Starts the local stack (`complaints run`) once per test session, in its own process, and talks HTTP to it."""
+"""Starts the local stack (`complaints run`) once per test session, in its own process, and talks HTTP to it.
+
+A fake Weibo runs in this process and the stack is pointed at it through WEIBO_API_BASE, as at any
+Weibo-compatible server: it outlives the stack, and tests can read its comments and inject its errors.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from complaints_tools.fake_weibo import FakeWeibo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +97,14 @@ class LocalStackClient:
         items = self.aws("dynamodb").scan(TableName=self.resource("TicketsTable"))["Items"]
         return sum(1 for i in items if i["pk"]["S"].startswith("ticket#"))
 
+    def run_weibo(self) -> dict[str, Any]:
+        """One scheduled run of the Weibo poller, now; its outcome."""
+        return self.request("POST", "/_local/schedules/WeiboFunction").json()
+
+    def stored_tickets(self, channel: str) -> list[dict[str, Any]]:
+        items = self.aws("dynamodb").scan(TableName=self.resource("TicketsTable"))["Items"]
+        return [i for i in items if i["pk"]["S"].startswith("ticket#") and i["channel"]["S"] == channel]
+
     def stored_photo_count(self) -> int:
         return self.aws("s3").list_objects_v2(Bucket=self.resource("PhotosBucket")).get("KeyCount", 0)
 
@@ -102,11 +116,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> LocalStackClient:
+def weibo() -> FakeWeibo:
+    fake = FakeWeibo().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, weibo) -> LocalStackClient:
     port = _free_port()
     log = tmp_path_factory.mktemp("stack") / "stack.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_"))}
     env["LOCAL_VISIBILITY_TIMEOUT"] = "1"  # failed messages come back after 1 s instead of 90 s
+    env["WEIBO_API_BASE"] = weibo.api_base
+    env["WEIBO_ACCESS_TOKEN"] = weibo.token  # seeded into the SSM parameter the poller reads
+    # The scheduler's first run happens at start; after it, tests run the poller when they choose
+    # (POST /_local/schedules/WeiboFunction), so no run races a test's injected error.
+    env["WEIBO_POLL_SECONDS"] = "3600"
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
@@ -121,10 +147,13 @@ def stack(tmp_path_factory) -> LocalStackClient:
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(url + "/_local/health", timeout=2) as r:
-                health = json.loads(r.read())
+                got = json.loads(r.read())
+            if got["schedules"]["WeiboFunction"]["invocations"] >= 1:  # the first poll is done
+                health = got
                 break
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     if health is None:
         proc.kill()
         pytest.fail("the local stack did not start:\n" + log.read_text()[-4000:])

@@ -46,7 +46,10 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(tpl):
             watched = [
                 a
                 for a in alarms
-                if any(d.get("Value", {}).get("Fn::GetAtt", [None])[0] == dlq for d in a["Properties"]["Dimensions"])
+                if any(
+                    isinstance(d.get("Value"), dict) and d["Value"].get("Fn::GetAtt", [None])[0] == dlq
+                    for d in a["Properties"]["Dimensions"]
+                )
             ]
             assert watched, f"no alarm watches {dlq}"
     consumers = [e for f in tpl.functions() for e in tpl.sqs_events(f)]
@@ -115,3 +118,55 @@ def test_cfn_lint_passes():
     exe = shutil.which("cfn-lint") or str(ROOT / ".venv/bin/cfn-lint")
     result = subprocess.run([exe, str(ROOT / "template.yaml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -------------------------------------------------------------------- Weibo
+def test_weibo_poller_runs_on_the_schedule_parameter_every_minute_by_default(tpl):
+    from complaints_tools.local.runtime import schedule_seconds
+
+    (event,) = tpl.schedule_events("WeiboFunction")
+    assert tpl.doc["Parameters"]["WeiboPollSchedule"]["Default"] == "rate(1 minute)"
+    raw = tpl.functions()["WeiboFunction"]["Properties"]["Events"]["Poll"]["Properties"]
+    assert raw["Schedule"] == {"Ref": "WeiboPollSchedule"}
+    assert schedule_seconds(event["Schedule"]) == 60  # what the local scheduler runs, unless WEIBO_POLL_SECONDS
+    assert (
+        Template.load(ROOT / "template.yaml", parameters={"WeiboPollSchedule": "rate(5 minutes)"}).schedule_events(
+            "WeiboFunction"
+        )[0]["Schedule"]
+        == "rate(5 minutes)"
+    )
+
+
+@pytest.mark.parametrize(("expr", "seconds"), [("rate(1 minute)", 60), ("rate(2 hours)", 7200), ("rate(1 day)", 86400)])
+def test_local_scheduler_reads_rate_expressions(expr, seconds):
+    from complaints_tools.local.runtime import schedule_seconds
+
+    assert schedule_seconds(expr) == seconds
+
+
+def test_local_scheduler_refuses_what_it_cannot_emulate():
+    from complaints_tools.local.runtime import schedule_seconds
+
+    with pytest.raises(ValueError, match="rate"):
+        schedule_seconds("cron(0 * * * ? *)")
+
+
+def test_weibo_poller_reads_its_token_from_the_ssm_parameter_it_may_read(tpl):
+    props = tpl.functions()["WeiboFunction"]["Properties"]
+    env = props["Environment"]["Variables"]
+    assert env["WEIBO_API_BASE"] == "https://api.weibo.com/2"
+    assert env["WEIBO_TOKEN_PARAMETER"] == {"Ref": "WeiboTokenParameter"}
+    statements = [s for p in props["Policies"] if "Statement" in p for s in p["Statement"]]
+    (read,) = [s for s in statements if s["Action"] == "ssm:GetParameter"]
+    assert "${WeiboTokenParameter}" in read["Resource"]["Fn::Sub"]
+    assert tpl.doc["Parameters"]["WeiboTokenParameter"]["Default"].startswith("/")
+
+
+def test_the_token_alarm_watches_the_metric_the_poller_emits(tpl):
+    alarm = tpl.resources["WeiboTokenAlarm"]["Properties"]
+    env = tpl.functions()["WeiboFunction"]["Properties"]["Environment"]["Variables"]
+    service = tpl.doc["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]  # Powertools Metrics' default dimension
+    assert f'"{alarm["MetricName"]}"' in (ROOT / "functions" / "weibo" / "app.py").read_text(encoding="utf-8")
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

@@ -30,6 +30,9 @@ class NewComplaint:
     photo_base64: str | None = None
     location: Location | None = None
     contact: dict[str, str] | None = None
+    # Set by a channel with its own idempotency key (Weibo: derived from the mention id), so that after a crash
+    # it finds the ticket it already created instead of making a second one. None: a fresh random id.
+    ticket_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ class ComplaintDesk:
     def submit(self, complaint: NewComplaint) -> Receipt:
         """Store a complaint and queue it for classification. All checks run before anything is stored."""
         photo = prepare_photo(decode_base64_photo(complaint.photo_base64)) if complaint.photo_base64 else None
-        ticket_id = uuid.uuid4().hex
+        if complaint.ticket_id is not None and not _TICKET_ID.match(complaint.ticket_id):
+            raise ValueError("ticket_id must be 32 lowercase hex digits")
+        ticket_id = complaint.ticket_id or uuid.uuid4().hex
         receipt = secrets.token_urlsafe(24)  # 192 bits
         now = now_iso()
         photo_key = f"photos/{ticket_id}/display.jpg" if photo else None

@@ -3,8 +3,8 @@
     complaints run            # serves http://127.0.0.1:3000 (PORT overrides)
 
 Requests to the API routes of template.yaml become API Gateway proxy events for the intake handler; the SQS
-queues are polled into the classify and route handlers as batch events; `GET /_local/outbox` shows what each
-agency would have received.
+queues are polled into the classify and route handlers as batch events; scheduled functions (the Weibo poller)
+run on a scheduler thread at the template's rate; `GET /_local/outbox` shows what each agency would have received.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from complaints_tools.local import outbox
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
@@ -27,12 +29,14 @@ from complaints_tools.local.runtime import (
     Function,
     QueuePoller,
     Route,
+    Scheduler,
     compile_route,
     load_handler,
     match_route,
     proxy_event,
+    schedule_seconds,
 )
-from complaints_tools.local.template import Template
+from complaints_tools.local.template import ACCOUNT, Template
 
 log = logging.getLogger("complaints.local")
 
@@ -59,6 +63,9 @@ class LocalStack:
         self.template: Template | None = None
         self.routes: list[Route] = []
         self.pollers: list[QueuePoller] = []
+        self.schedulers: dict[str, Scheduler] = {}
+        self.env_overrides: dict[str, str] = {}
+        self.fake_weibo = None
         self.functions: dict[str, Function] = {}
         self.skipped: list[str] = []
         self._moto = None
@@ -94,8 +101,11 @@ class LocalStack:
         self.template = tpl
         self.skipped = create_all(tpl)
         self._subscribe_agencies()
+        self._connect_weibo()
         self._start_functions()
         self._serve()
+        for scheduler in self.schedulers.values():
+            scheduler.start()
         log.info("local stack ready at %s in %.1f s", self.url, time.monotonic() - t0)
         return self
 
@@ -107,6 +117,26 @@ class LocalStack:
         city_file = next(iter(tpl.function_environment(f) for f in tpl.functions()))["CITY_CONFIG"]
         sync(load_city(city_file), tpl.physical["DispatchTopic"]["Ref"], tpl.physical["TriageTopic"]["Ref"])
 
+    def _connect_weibo(self) -> None:
+        """Point the Weibo poller at WEIBO_API_BASE if set, else at a fake Weibo started here; seed its token.
+
+        The token goes where the deployed function reads it: the SSM SecureString named in the template.
+        """
+        tpl = self.template
+        pollers = [f for f in tpl.functions() if "WEIBO_API_BASE" in tpl.function_environment(f)]
+        if not pollers:
+            return
+        base, token, self.fake_weibo = weibo_endpoint(os.environ)
+        self.env_overrides["WEIBO_API_BASE"] = base
+        parameter = tpl.function_environment(pollers[0])["WEIBO_TOKEN_PARAMETER"]
+        if token:
+            boto3.client("ssm", region_name=REGION).put_parameter(
+                Name=parameter, Value=token, Type="SecureString", Overwrite=True
+            )
+        else:
+            log.warning("WEIBO_API_BASE is set but WEIBO_ACCESS_TOKEN is not: %s stays empty", parameter)
+        log.info("Weibo poller reads %s", base)
+
     def _start_functions(self) -> None:
         tpl = self.template
         env: dict[str, str] = {}
@@ -116,6 +146,8 @@ class LocalStack:
                     # One process hosts all functions, so they must agree on every shared variable.
                     raise RuntimeError(f"{k} differs between functions; the local stack cannot host them together")
                 env[k] = v
+        # Where the local stack deliberately differs from AWS (an endpoint); only variables the template defines.
+        env.update({k: v for k, v in self.env_overrides.items() if k in env})
         os.environ.update(env)
         globals_ = tpl.doc.get("Globals", {}).get("Function", {})
         for logical, res in tpl.functions().items():
@@ -144,6 +176,12 @@ class LocalStack:
                 )
                 poller.start()
                 self.pollers.append(poller)
+            for i, ev in enumerate(tpl.schedule_events(logical)):
+                every = schedule_seconds(ev["Schedule"])
+                if os.environ.get("WEIBO_POLL_SECONDS") and "WEIBO_API_BASE" in tpl.function_environment(logical):
+                    every = float(os.environ["WEIBO_POLL_SECONDS"])
+                rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{tpl.stack_name}-{logical}-{i}"
+                self.schedulers[logical] = Scheduler(fn, rule, every, REGION)
 
     # ----------------------------------------------------------------- http
     def _serve(self) -> None:
@@ -212,8 +250,17 @@ class LocalStack:
             }
             data = outbox.outbox(REGION, labels)
             return self._send_json(req, HTTPStatus.OK, data)
+        if method == "POST" and path.startswith("/_local/schedules/"):
+            scheduler = self.schedulers.get(path.rsplit("/", 1)[1])
+            if scheduler is None:
+                return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": path}})
+            return self._send_json(req, HTTPStatus.OK, scheduler.run_now())
         if method == "GET" and path == "/_local/health":
             pollers = {p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers}
+            schedules = {
+                name: {"every_s": s.every_s, "invocations": s.invocations, "errors": s.errors, "last": s.last_result}
+                for name, s in self.schedulers.items()
+            }
             return self._send_json(
                 req,
                 HTTPStatus.OK,
@@ -224,6 +271,8 @@ class LocalStack:
                     "resources": {k: v["Ref"] for k, v in self.template.physical.items()},
                     "skipped_resources": self.skipped,
                     "pollers": pollers,
+                    "schedules": schedules,
+                    "weibo_api_base": self.env_overrides.get("WEIBO_API_BASE"),
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
@@ -248,14 +297,26 @@ class LocalStack:
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
-        for p in self.pollers:
+        for p in [*self.pollers, *self.schedulers.values()]:
             p.stopping.set()
         if self._http:
             self._http.shutdown()
         for p in self.pollers:
             p.join(timeout=3)
+        if self.fake_weibo:
+            self.fake_weibo.stop()
         if self._moto:
             self._moto.stop()
+
+
+def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
+    """(API base, token, fake server or None): WEIBO_API_BASE if set, else a fake Weibo started on a free port."""
+    if environ.get("WEIBO_API_BASE"):
+        return environ["WEIBO_API_BASE"], environ.get("WEIBO_ACCESS_TOKEN"), None
+    from complaints_tools.fake_weibo import FakeWeibo
+
+    fake = FakeWeibo().start()
+    return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
 def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
@@ -268,6 +329,9 @@ def serve_forever(
     """Run until Ctrl-C. `visibility_timeout` (s) shortens retries for tests; else the queue's own applies."""
     stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout, parameters=parameters).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    if stack.fake_weibo:
+        fake = stack.fake_weibo
+        print(f"Fake Weibo at {fake.api_base}  (comments: {fake.url}/_fake/comments)", flush=True)
     try:
         while True:
             time.sleep(3600)

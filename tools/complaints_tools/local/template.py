@@ -152,6 +152,11 @@ class Template:
             (e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events.values() if e["Type"] == "Api"
         ]
 
+    def schedule_events(self, logical: str) -> list[dict[str, Any]]:
+        """The function's Schedule events, their properties resolved (`Schedule` is an expression string)."""
+        events = self.functions()[logical]["Properties"].get("Events", {})
+        return [self.resolve(e["Properties"]) for e in events.values() if e["Type"] == "Schedule"]
+
     def sqs_events(self, logical: str) -> list[dict[str, Any]]:
         events = self.functions()[logical]["Properties"].get("Events", {})
         return [e["Properties"] for e in events.values() if e["Type"] == "SQS"]

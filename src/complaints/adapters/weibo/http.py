@@ -1,0 +1,124 @@
+"""Weibo's open API over HTTP (stdlib only), its errors translated into the domain's error classes.
+
+The access token travels as the `access_token` parameter, as the API documents; it is never logged, and no
+error raised here carries a URL.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from complaints.domain.photos import MAX_PHOTO_BYTES
+from complaints.domain.weibo import (
+    PictureUnavailable,
+    WeiboRateLimited,
+    WeiboRejected,
+    WeiboStatus,
+    WeiboTokenInvalid,
+    WeiboUnavailable,
+    error_for,
+)
+
+DEFAULT_API_BASE = "https://api.weibo.com/2"
+
+# The token source: called with force=True after Weibo rejected the token, so a renewed one is picked up at once.
+TokenSource = Callable[[bool], str]
+
+
+class WeiboHttpApi:
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource,
+        timeout_s: float = 5.0,
+        picture_timeout_s: float = 10.0,
+        max_picture_bytes: int = MAX_PHOTO_BYTES,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout_s = timeout_s
+        self.picture_timeout_s = picture_timeout_s
+        self.max_picture_bytes = max_picture_bytes
+        self._token_rejected = False
+
+    # ------------------------------------------------------------------ API
+    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> list[WeiboStatus]:
+        params: dict[str, Any] = {"count": count}
+        if since_id:
+            params["since_id"] = since_id
+        if max_id:
+            params["max_id"] = max_id
+        doc = self._call("GET", "statuses/mentions.json", params)
+        statuses = doc.get("statuses") if isinstance(doc, dict) else None
+        if not isinstance(statuses, list):
+            raise WeiboRejected("mentions answer has no statuses list")
+        return [WeiboStatus.model_validate(s) for s in statuses]
+
+    def comment(self, status_id: str, text: str) -> None:
+        self._call("POST", "comments/create.json", {"id": status_id, "comment": text})
+
+    def picture(self, url: str) -> bytes:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise PictureUnavailable("not an http(s) link")
+        try:
+            with urllib.request.urlopen(url, timeout=self.picture_timeout_s) as r:
+                data = r.read(self.max_picture_bytes + 1)
+        except urllib.error.HTTPError as e:
+            raise PictureUnavailable(f"HTTP {e.code}") from None
+        except (OSError, http.client.HTTPException) as e:
+            raise PictureUnavailable(f"download failed: {type(e).__name__}") from None
+        if len(data) > self.max_picture_bytes:
+            raise PictureUnavailable(f"larger than {self.max_picture_bytes} bytes")
+        return data
+
+    # ------------------------------------------------------------------ HTTP
+    def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
+        force, self._token_rejected = self._token_rejected, False
+        query = urllib.parse.urlencode({**params, "access_token": self.token(force)})
+        url = f"{self.base_url}/{path}"
+        if method == "GET":
+            req = urllib.request.Request(f"{url}?{query}", method="GET")
+        else:
+            req = urllib.request.Request(
+                url,
+                data=query.encode("utf-8"),
+                method=method,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out, cut short
+            raise WeiboUnavailable(f"{path}: no answer ({type(e).__name__})") from None
+        return self._answer(path, status, body)
+
+    def _answer(self, path: str, status: int, body: bytes) -> Any:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and "error_code" in doc:
+            try:
+                code = int(doc["error_code"])
+            except (TypeError, ValueError):
+                code = -1
+            error = error_for(code, f"{path}: {doc.get('error') or 'error'}")
+            if isinstance(error, WeiboTokenInvalid):
+                self._token_rejected = True
+            raise error
+        if status >= 500:
+            raise WeiboUnavailable(f"{path}: HTTP {status}")
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise WeiboRateLimited(f"{path}: HTTP 429")
+        if status >= 400 or doc is None:
+            raise WeiboRejected(f"{path}: HTTP {status}, {'not JSON' if doc is None else 'no error code'}")
+        return doc

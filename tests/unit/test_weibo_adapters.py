@@ -1,0 +1,225 @@
+"""Weibo adapters for real: the ledger in DynamoDB (moto, table from template.yaml), the HTTP client against the
+fake Weibo server over loopback, and the token from an SSM SecureString through Powertools Parameters."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from moto import mock_aws
+
+from complaints.adapters.weibo.dynamo import DynamoMentionLedger
+from complaints.adapters.weibo.http import WeiboHttpApi
+from complaints.domain.weibo import (
+    PictureUnavailable,
+    WeiboRateLimited,
+    WeiboRejected,
+    WeiboTokenInvalid,
+    WeiboUnavailable,
+)
+from complaints.wiring import weibo_token
+from complaints_tools.fake_weibo import FakeWeibo
+from complaints_tools.local.resources import create_all
+from complaints_tools.local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def ledger(aws_credentials):
+    with mock_aws():
+        tpl = Template.load(ROOT / "template.yaml")
+        create_all(tpl)
+        yield DynamoMentionLedger(tpl.physical["TicketsTable"]["Ref"])
+
+
+@pytest.fixture(scope="module")
+def fake():
+    server = FakeWeibo().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def api(fake):
+    fake.reset()
+    tokens: list[bool] = []
+
+    def token(force: bool) -> str:
+        tokens.append(force)
+        return fake.token
+
+    client = WeiboHttpApi(fake.api_base, token, timeout_s=0.5)
+    client.tokens_asked = tokens
+    return client
+
+
+def control(fake: FakeWeibo, path: str, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(fake.url + path, data=data, method="POST" if data else "GET")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+# ------------------------------------------------------------------ ledger
+def test_cursor_only_moves_forward_and_keeps_all_64_bits(ledger):
+    assert ledger.cursor() is None
+    ledger.advance("5061874203100037")
+    ledger.advance("9223372036854775807")
+    ledger.advance("5061874203100074")  # an overlapping, slower run
+    assert ledger.cursor() == "9223372036854775807"
+
+
+def test_a_claim_is_exclusive_until_its_lease_expires(ledger):
+    assert ledger.claim("1", now=1000.0, lease_s=120) is True
+    assert ledger.claim("1", now=1100.0, lease_s=120) is False
+    assert ledger.claim("1", now=1121.0, lease_s=120) is True
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1122.0)
+    assert ledger.claim("1", now=99999.0, lease_s=120) is False  # done is done
+
+
+def test_ticketing_queues_exactly_one_reply_even_when_repeated(ledger):
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1001.0)
+    (pending,) = ledger.pending_replies()
+    assert (pending.mention_id, pending.ticket_no, pending.attempts, pending.next_at) == ("1", 10001, 0, 1000.0)
+    ledger.reply_failed("1", attempts=1, next_at=1060.0)
+    assert ledger.pending_replies()[0].next_at == 1060.0
+    ledger.reply_sent("1", now=1061.0)
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1062.0)  # a rerun after the reply went out
+    assert ledger.pending_replies() == []
+    assert ledger.record("1").state == "ticketed"
+
+
+def test_skips_and_abandoned_replies_are_recorded(ledger):
+    ledger.mark_skipped("2", "empty", now=1.0)
+    assert (ledger.record("2").state, ledger.record("2").reason) == ("skipped", "empty")
+    ledger.mark_ticketed("3", "b" * 32, 10002, now=1.0)
+    ledger.reply_abandoned("3", "target weibo does not exist (error_code 20101)", now=2.0)
+    assert ledger.pending_replies() == []
+
+
+# -------------------------------------------------------------------- HTTP
+def test_mentions_page_backwards_with_since_id_and_max_id(api, fake):
+    everything = api.mentions(None, None, 200)
+    ids = [s.idstr for s in everything]
+    assert ids == sorted(ids, key=int, reverse=True) and len(ids) == len(fake.statuses)
+    page = api.mentions(ids[-1], ids[2], 3)  # since the oldest, at most the third newest
+    assert [s.idstr for s in page] == ids[2:5]
+    with_geo = next(s for s in everything if s.geo)
+    assert with_geo.location is not None and 27 < with_geo.location.lat < 28
+
+
+def test_a_64_bit_id_survives_the_round_trip(api, fake):
+    big = {**fake.statuses[0], "id": 9223372036854775807, "idstr": "9223372036854775807", "mid": "9223372036854775807"}
+    fake.add_mention(big)
+    (newest,) = api.mentions(None, None, 1)
+    assert newest.idstr == "9223372036854775807"
+    api.comment(newest.idstr, "已收到，问题编号10001")
+    assert fake.comments[-1]["status"]["idstr"] == "9223372036854775807"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"error_code": 10022}, WeiboRateLimited),
+        ({"error_code": 10023}, WeiboRateLimited),
+        ({"error_code": 10024}, WeiboRateLimited),
+        ({"error_code": 21327}, WeiboTokenInvalid),
+        ({"error_code": 21332}, WeiboTokenInvalid),
+        ({"status": 503}, WeiboUnavailable),
+        ({"status": 502}, WeiboUnavailable),
+        ({"delay_s": 2.0}, WeiboUnavailable),  # slower than the client's timeout
+        ({"error_code": 20101}, WeiboRejected),
+    ],
+)
+def test_weibo_errors_map_to_the_domain_error_classes(api, fake, fault, error):
+    control(fake, "/_fake/faults", {"path": "mentions", **fault})
+    with pytest.raises(error) as raised:
+        api.mentions(None, None, 20)
+    assert fake.token not in str(raised.value)
+    assert len(api.mentions(None, None, 20)) > 0  # the fault was one-off
+
+
+def test_a_rejected_token_is_fetched_afresh_next_time(api, fake):
+    control(fake, "/_fake/faults", {"path": "mentions", "error_code": 21327})
+    with pytest.raises(WeiboTokenInvalid):
+        api.mentions(None, None, 20)
+    api.mentions(None, None, 20)
+    api.mentions(None, None, 20)
+    assert api.tokens_asked == [False, True, False]
+
+
+def test_comments_are_recorded_and_the_140_character_limit_is_enforced(api, fake):
+    target = fake.statuses[0]["idstr"]
+    api.comment(target, "您好，已收到您的反映，问题编号10001")
+    with pytest.raises(WeiboRejected):
+        api.comment(target, "长" * 141)
+    with pytest.raises(WeiboRejected):
+        api.comment("1", "已收到")  # no such status
+    assert [c["text"] for c in control(fake, "/_fake/comments")] == ["您好，已收到您的反映，问题编号10001"]
+
+
+def test_pictures_are_bounded_in_size(api, fake):
+    assert api.picture(f"{fake.url}/sinaimg/large/a.jpg").startswith(b"\xff\xd8\xff")
+    with pytest.raises(PictureUnavailable, match="larger than"):
+        api.picture(f"{fake.url}/sinaimg/large/huge-1.jpg")
+    with pytest.raises(PictureUnavailable):
+        api.picture(f"{fake.url}/sinaimg/nosuchsize/a.jpg")
+    with pytest.raises(PictureUnavailable):
+        api.picture("file:///etc/passwd")
+
+
+# ------------------------------------------------------------------- token
+def test_the_token_comes_from_a_secure_string_cached_and_refreshed_on_demand(aws_credentials):
+    with mock_aws():
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/complaint-desk/weibo/access-token", Value="t1", Type="SecureString")
+        token = weibo_token("/complaint-desk/weibo/access-token", SSMProvider())
+        assert token(False) == "t1"
+        ssm.put_parameter(Name="/complaint-desk/weibo/access-token", Value="t2", Type="SecureString", Overwrite=True)
+        assert token(False) == "t1"  # cached: SSM is not asked every run
+        assert token(True) == "t2"  # after Weibo rejected the token, the renewed one is used at once
+        with pytest.raises(WeiboTokenInvalid, match="/nope"):
+            weibo_token("/nope", SSMProvider())(False)
+
+
+# -------------------------------------------------------------- together
+def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_complaint(ledger, api, fake, city):
+    from test_desk import make_desk
+
+    from complaints.domain.weibo_channel import WeiboChannel
+
+    desk = make_desk(city)
+    channel = WeiboChannel(desk=desk, api=api, ledger=ledger, account=city.weibo_account, sleep=lambda s: None)
+    first = channel.poll()
+    assert (first.created, first.skipped, first.replies_sent) == (7, 2, 7)
+    assert first.skip_reasons == {"repost_of_own_post": 1, "empty": 1}
+    tickets = list(desk.tickets.items.values())
+    assert sum(1 for t in tickets if t.photo_key) == 3  # four have pictures; one is a hotlink page, not a JPEG
+    assert sum(1 for t in tickets if t.location) == 2
+    again = WeiboChannel(desk=desk, api=api, ledger=ledger, account=city.weibo_account).poll()
+    assert (again.created, again.replies_sent, len(fake.comments)) == (0, 0, 7)
+    numbers = sorted(t.ticket_no for t in tickets)
+    assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
+
+
+# ------------------------------------------------------------- local stack
+def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
+    from complaints_tools.local.stack import weibo_endpoint
+
+    assert weibo_endpoint({"WEIBO_API_BASE": "http://127.0.0.1:9/2", "WEIBO_ACCESS_TOKEN": "t"}) == (
+        "http://127.0.0.1:9/2",
+        "t",
+        None,
+    )
+    base, token, fake = weibo_endpoint({})
+    try:
+        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200)
+        assert len(statuses) == len(fake.statuses)
+    finally:
+        fake.stop()
