@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PHOTO_WAIT_S = 8
 
 
 def pytest_collection_modifyitems(items):
@@ -107,9 +108,11 @@ def stack(tmp_path_factory) -> LocalStackClient:
     log = tmp_path_factory.mktemp("stack") / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["LOCAL_VISIBILITY_TIMEOUT"] = "1"  # failed messages come back after 1 s instead of 90 s
+    # A ticket waits PHOTO_WAIT_S for its uploaded photo instead of 15 minutes.
+    parameters = ["--parameter", f"PhotoWaitSeconds={PHOTO_WAIT_S}"]
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
+            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *parameters],
             cwd=ROOT,
             env=env,
             stdout=out,
