@@ -184,6 +184,8 @@ def test_photo_gps_becomes_the_location_when_the_submission_has_none(city):
     assert t.location == Location(lat=27.785, lng=120.72, source="photo_gps")
     assert (t.district, t.district_source) == ("上望街道", "location")
     assert t.photo.taken_at == "2026-11-27T08:30:00+08:00"
+    email = desk.notifier.published[0]["messages"]["email"]  # the agency learns where the position came from
+    assert "位置: 27.78500, 120.72000(照片 GPS)" in email and "拍摄时间: 2026-11-27T08:30:00+08:00" in email
     view = desk.citizen_view(r.id, r.receipt)
     assert view["location"] == {"lat": 27.785, "lng": 120.72, "source": "photo_gps"}
     assert "2026-11-27" not in repr(view)  # the capture time is for the agency, not the view
