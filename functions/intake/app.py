@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from complaints import __version__, wiring
 from complaints.api import ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
-from complaints.domain.desk import NewComplaint
+from complaints.domain.desk import NewComplaint, PhotoUpload
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
@@ -62,6 +62,7 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
             text=complaint.text,
             channel=complaint.channel,
             photo_base64=complaint.photo,
+            photo_upload=PhotoUpload(**complaint.photo_upload.model_dump()) if complaint.photo_upload else None,
             location=complaint.location,
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
@@ -69,7 +70,7 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
-        body=ComplaintCreated(id=receipt.id, ticket_no=receipt.ticket_no, status="received", receipt=receipt.receipt),
+        body=ComplaintCreated.model_validate(vars(receipt)),
     )
 
 
@@ -84,8 +85,7 @@ def get_complaint(
     x_receipt: Annotated[str | None, Header(alias="X-Receipt")] = None,
     receipt: Annotated[str | None, Query()] = None,
 ) -> TicketOut:
-    ticket = desk.ticket_for_citizen(id, x_receipt or receipt)
-    return TicketOut.model_validate(ticket.to_public())
+    return TicketOut.model_validate(desk.citizen_view(id, x_receipt or receipt))
 
 
 @app.get("/openapi.json", include_in_schema=False)

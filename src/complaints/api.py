@@ -6,9 +6,18 @@ import re
 import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-from complaints.domain.tickets import Channel, Location
+from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_UPLOAD_BYTES
+from complaints.domain.tickets import Channel, Location, PhotoStatus
 
 MAX_TEXT_CHARS = 5000
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
@@ -35,15 +44,33 @@ class ContactIn(BaseModel):
         return self
 
 
+class PhotoUploadIn(BaseModel):
+    """A photo too large for the JSON body: the answer carries a presigned S3 POST form to send it with."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Checked by the desk, not here, so that another type is a 415 and a larger size a 413, as for inline photos.
+    content_type: str = Field(strict=True, max_length=100, json_schema_extra={"enum": list(KIND_BY_CONTENT_TYPE)})
+    size: int = Field(strict=True, gt=0, description=f"The photo's size in bytes, at most {MAX_UPLOAD_BYTES} (15 MB)")
+
+
 class ComplaintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(strict=True, description=f"The complaint, 1–{MAX_TEXT_CHARS} characters after trimming")
     photo: str | None = Field(
-        default=None, strict=True, min_length=1, description="Base64 JPEG, PNG or WebP, at most 5 MB decoded"
+        default=None, strict=True, min_length=1, description="Base64 JPEG, PNG, WebP or HEIC, at most 5 MB decoded"
+    )
+    photo_upload: PhotoUploadIn | None = Field(
+        default=None, description="Instead of `photo`: announce a photo (≤ 15 MB) to upload straight to S3"
     )
     location: Location | None = None
     channel: Channel = "app"
     contact: ContactIn | None = None
+
+    @model_validator(mode="after")
+    def _one_photo(self) -> ComplaintIn:
+        if self.photo is not None and self.photo_upload is not None:
+            raise ValueError("give either photo or photo_upload, not both")
+        return self
 
     @field_validator("text")
     @classmethod
@@ -58,11 +85,26 @@ class ComplaintIn(BaseModel):
         return value
 
 
+class UploadOut(BaseModel):
+    url: str = Field(description="POST the photo here as multipart/form-data: every field below, then `file`")
+    fields: dict[str, str]
+    expires_at: str = Field(description="The form is refused after this time (UTC, ISO 8601)")
+
+
 class ComplaintCreated(BaseModel):
     id: str
     ticket_no: int = Field(description="The number printed on the public board, e.g. 问题编号:16944")
-    status: Literal["received"]
+    status: Literal["received", "awaiting_photo"]
     receipt: str = Field(description="Secret needed to follow the ticket (header X-Receipt or query receipt)")
+    upload: UploadOut | None = Field(default=None, description="Only with photo_upload: where to send the photo")
+
+    @model_serializer(mode="wrap")
+    def _no_upload_no_key(self, handler: SerializerFunctionWrapHandler):
+        # Without photo_upload the answer has the four usual fields, not a fifth that is always null.
+        data = handler(self)
+        if data.get("upload") is None:
+            data.pop("upload", None)
+        return data
 
 
 class HistoryOut(BaseModel):
@@ -71,16 +113,25 @@ class HistoryOut(BaseModel):
     note: str | None = None
 
 
+class PhotoOut(BaseModel):
+    status: PhotoStatus
+    reason: str | None = Field(description="Why the photo was refused or is missing")
+    display_url: str | None = Field(description="Time-limited link to the display copy (≤ 1600 px, no metadata)")
+    thumbnail_url: str | None = Field(description="Time-limited link to the thumbnail (≤ 320 px, no metadata)")
+
+
 class TicketOut(BaseModel):
     id: str
     ticket_no: int
-    status: Literal["received", "classified", "dispatched", "triage"]
+    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "dispatched", "triage"]
     category: str | None
     department: str | None
     district: str | None
     confidence: float | None
     created_at: str
     history: list[HistoryOut]
+    photo: PhotoOut | None
+    location: Location | None
 
 
 class ErrorBody(BaseModel):

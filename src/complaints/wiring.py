@@ -11,7 +11,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from complaints.city import City, load_city
-from complaints.domain.desk import ComplaintDesk
+from complaints.domain.desk import MAX_PHOTO_WAIT_SECONDS, ComplaintDesk
 
 
 class Settings(BaseModel):
@@ -26,6 +26,8 @@ class Settings(BaseModel):
     auto_dispatch_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     weibo_api_base: str | None = None
     weibo_token_parameter: str | None = None
+    photo_wait_seconds: int = Field(default=MAX_PHOTO_WAIT_SECONDS, ge=1, le=MAX_PHOTO_WAIT_SECONDS)
+    keep_photo_originals: bool = False
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -48,14 +50,25 @@ def _tickets(settings: Settings):
 
 
 def intake_desk() -> ComplaintDesk:
+    s = Settings.from_env("photos_bucket", "classify_queue_url")
+    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds)
+
+
+def photo_desk() -> ComplaintDesk:
+    s = Settings.from_env("photos_bucket", "classify_queue_url")
+    return _photo_taking_desk(s, keep_photo_originals=s.keep_photo_originals)
+
+
+def _photo_taking_desk(s: Settings, **options) -> ComplaintDesk:
+    """Intake and photo: both store photos and queue tickets for classification."""
     from complaints.adapters.aws import S3PhotoStore, SqsWorkQueue
 
-    s = Settings.from_env("photos_bucket", "classify_queue_url")
     return ComplaintDesk(
         city=city(s.city_config),
         tickets=_tickets(s),
         photos=S3PhotoStore(s.photos_bucket),
         classify_queue=SqsWorkQueue(s.classify_queue_url),
+        **options,
     )
 
 

@@ -24,6 +24,7 @@ import pytest
 from complaints_tools.fake_weibo import FakeWeibo
 
 ROOT = Path(__file__).resolve().parents[2]
+PHOTO_WAIT_S = 8
 
 
 def pytest_collection_modifyitems(items):
@@ -133,9 +134,11 @@ def stack(tmp_path_factory, weibo) -> LocalStackClient:
     # The scheduler's first run happens at start; after it, tests run the poller when they choose
     # (POST /_local/schedules/WeiboFunction), so no run races a test's injected error.
     env["WEIBO_POLL_SECONDS"] = "3600"
+    # A ticket waits PHOTO_WAIT_S for its uploaded photo instead of 15 minutes.
+    parameters = ["--parameter", f"PhotoWaitSeconds={PHOTO_WAIT_S}"]
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
+            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *parameters],
             cwd=ROOT,
             env=env,
             stdout=out,

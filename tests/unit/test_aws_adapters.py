@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -73,6 +74,37 @@ def test_photo_store_links_are_presigned_and_expire(stack):
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=stack.physical["PhotosBucket"]["Ref"])
 
 
+def test_photo_store_reads_within_a_limit(stack):
+    from complaints.domain.errors import PhotoTooLarge
+
+    store = S3PhotoStore(stack.physical["PhotosBucket"]["Ref"])
+    store.put("originals/x", b"0123456789", "image/jpeg")
+    assert store.read("originals/x", 10) == b"0123456789"
+    with pytest.raises(PhotoTooLarge):
+        store.read("originals/x", 9)
+
+
+def test_an_upload_form_allows_one_object_of_the_declared_type_and_originals_notify_the_photo_queue(stack):
+    bucket = stack.physical["PhotosBucket"]["Ref"]
+    form = S3PhotoStore(bucket).upload_form("originals/abc", "image/png", 1000, 600)
+    policy = json.loads(__import__("base64").b64decode(form["fields"]["policy"]))
+    assert {"Content-Type": "image/png"} in policy["conditions"]
+    assert ["content-length-range", 1, 1000] in policy["conditions"]
+    assert form["fields"]["key"] == "originals/abc" and "x-amz-signature" in form["fields"]
+    # The POST itself is tried over HTTP on the local stack (tests/integration): the in-process mock sees boto3 only.
+    S3PhotoStore(bucket).put("originals/abc", b"\x89PNG...", "image/png")
+    sqs = boto3.client("sqs")
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=stack.physical["PhotoQueue"]["Ref"], MaxNumberOfMessages=10)["Messages"]
+    ]
+    created = [unquote_plus(r["s3"]["object"]["key"]) for b in bodies for r in b.get("Records", [])]
+    assert created == ["originals/abc"]
+    # Derived images do not notify: the prefix filter holds.
+    S3PhotoStore(bucket).put("photos/abc/display.jpg", b"x", "image/jpeg")
+    assert "Messages" not in sqs.receive_message(QueueUrl=stack.physical["PhotoQueue"]["Ref"])
+
+
 def test_notifier_reaches_only_subscribers_whose_filter_matches(stack):
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     dispatch = stack.physical["DispatchTopic"]["Ref"]
@@ -106,3 +138,9 @@ def test_work_queue_sends_json(stack):
     SqsWorkQueue(url).send({"ticket_id": "abc"})
     (m,) = boto3.client("sqs").receive_message(QueueUrl=url)["Messages"]
     assert json.loads(m["Body"]) == {"ticket_id": "abc"}
+
+
+def test_work_queue_delays_messages(stack):
+    url = stack.physical["ClassifyQueue"]["Ref"]
+    SqsWorkQueue(url).send({"ticket_id": "later"}, delay_s=900)
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=url)

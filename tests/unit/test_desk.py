@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import io
 
+import photo_samples as samples
 import pytest
 from PIL import Image
 
 from complaints.adapters.memory import MemoryNotifier, MemoryPhotoStore, MemoryQueue, MemoryTicketRepository
 from complaints.classifier.model import Prediction
 from complaints.domain import routing
-from complaints.domain.desk import ComplaintDesk, NewComplaint
-from complaints.domain.errors import PhotoRejected, TemporarilyUnavailable, TicketNotFound
-from complaints.domain.tickets import Location, Status
+from complaints.domain.desk import ComplaintDesk, NewComplaint, PhotoUpload
+from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
+from complaints.domain.tickets import Location, Status, photo_keys
 
 
 class FixedClassifier:
@@ -28,7 +29,7 @@ class FixedClassifier:
 
 
 class FailingQueue(MemoryQueue):
-    def send(self, body):
+    def send(self, body, delay_s=0):
         raise ConnectionError("queue down")
 
 
@@ -139,11 +140,12 @@ def test_location_decides_the_district(city):
 def test_photo_is_stored_without_metadata_and_linked_in_the_email(city):
     desk = make_desk(city)
     r = run_pipeline(desk, "上望街道有人烧垃圾", photo_base64=jpeg_b64())
-    (key,) = desk.photos.objects
-    data, content_type = desk.photos.objects[key]
-    assert content_type == "image/jpeg" and key.startswith(f"photos/{r.id}/")
-    assert Image.open(io.BytesIO(data)).getexif() == {}
-    assert key in desk.notifier.published[0]["messages"]["email"]
+    keys = photo_keys(r.id)
+    assert set(desk.photos.objects) == {keys["display"], keys["thumbnail"]}
+    for data, content_type in desk.photos.objects.values():
+        assert content_type == "image/jpeg"
+        samples.assert_no_metadata(data)
+    assert keys["display"] in desk.notifier.published[0]["messages"]["email"]
 
 
 def test_a_bad_photo_stores_nothing(city):
@@ -172,3 +174,158 @@ def test_every_sms_fits_one_segment(city):
             text = routing.sms_text(t, city)
             assert len(text) <= routing.SMS_MAX_CHARS, text
             assert city.ticket_link(999999) in text
+
+
+# ---------------------------------------------------------------- photo GPS
+def test_photo_gps_becomes_the_location_when_the_submission_has_none(city):
+    desk = make_desk(city)
+    r = run_pipeline(desk, "这里有人烧垃圾", photo_base64=base64.b64encode(samples.phone_jpeg()).decode())
+    t = desk.tickets.get(r.id)
+    assert t.location == Location(lat=27.785, lng=120.72, source="photo_gps")
+    assert (t.district, t.district_source) == ("上望街道", "location")
+    assert t.photo.taken_at == "2026-11-27T08:30:00+08:00"
+    email = desk.notifier.published[0]["messages"]["email"]  # the agency learns where the position came from
+    assert "位置: 27.78500, 120.72000(照片 GPS)" in email and "拍摄时间: 2026-11-27T08:30:00+08:00" in email
+    view = desk.citizen_view(r.id, r.receipt)
+    assert view["location"] == {"lat": 27.785, "lng": 120.72, "source": "photo_gps"}
+    assert "2026-11-27" not in repr(view)  # the capture time is for the agency, not the view
+
+
+def test_the_app_location_wins_over_photo_gps_and_a_client_cannot_claim_photo_gps(city):
+    desk = make_desk(city)
+    d = city.district_by_name("塘下镇")
+    r = run_pipeline(
+        desk,
+        "这里有人烧垃圾",
+        photo_base64=base64.b64encode(samples.phone_jpeg()).decode(),
+        location=Location(lat=d.lat, lng=d.lng, source="photo_gps"),
+    )
+    t = desk.tickets.get(r.id)
+    assert (t.location.source, t.district) == ("app", "塘下镇")
+
+
+# ------------------------------------------------------------ direct upload
+def announce(desk, content_type="image/jpeg", size=4_000_000, **kw):
+    return desk.submit(NewComplaint(text="这里有人烧垃圾", photo_upload=PhotoUpload(content_type, size), **kw))
+
+
+def upload(desk, r, data):
+    key = photo_keys(r.id)["original"]
+    desk.photos.put(key, data, "image/jpeg")
+    return key
+
+
+def test_an_announced_photo_gets_an_upload_form_and_the_ticket_waits(city):
+    desk = make_desk(city)
+    r = announce(desk, size=4_000_000)
+    assert r.status == "awaiting_photo"
+    assert set(r.upload) == {"url", "fields", "expires_at"} and r.upload["expires_at"].endswith("Z")
+    assert desk.photos.forms[photo_keys(r.id)["original"]] == {
+        "content_type": "image/jpeg",
+        "max_bytes": 4_000_000,
+        "expires_s": 600,
+    }
+    # Only the deadline message is queued, delayed by the wait.
+    assert desk.classify_queue.messages == [{"ticket_id": r.id}] and desk.classify_queue.delays == [900]
+    assert desk.citizen_view(r.id, r.receipt)["photo"]["status"] == "awaiting_upload"
+
+
+def test_an_uploaded_photo_is_processed_and_the_ticket_goes_on(city):
+    desk = make_desk(city)
+    r = announce(desk)
+    key = upload(desk, r, samples.phone_jpeg(orientation=6))
+    assert desk.attach_uploaded_photo(key) is Status.RECEIVED
+    keys = photo_keys(r.id)
+    assert set(desk.photos.objects) == {keys["display"], keys["thumbnail"]}  # the original is gone
+    assert desk.classify_queue.messages[-1] == {"ticket_id": r.id} and desk.classify_queue.delays[-1] == 0
+    desk.classify(r.id)
+    desk.route(r.id)
+    t = desk.tickets.get(r.id)
+    assert t.status is Status.DISPATCHED and t.district == "上望街道" and t.location.source == "photo_gps"
+    assert [h.status for h in t.history] == [
+        Status.AWAITING_PHOTO,
+        Status.RECEIVED,
+        Status.CLASSIFIED,
+        Status.DISPATCHED,
+    ]
+    view = desk.citizen_view(r.id, r.receipt)["photo"]
+    assert view["status"] == "ready" and keys["display"] in view["display_url"]
+    assert keys["thumbnail"] in view["thumbnail_url"]
+    # The deadline message arrives later and changes nothing.
+    desk.classify(r.id)
+    assert desk.tickets.get(r.id).status is Status.DISPATCHED
+
+
+def test_originals_can_be_kept_by_configuration(city):
+    desk = make_desk(city)
+    desk.keep_photo_originals = True
+    r = announce(desk)
+    key = upload(desk, r, samples.phone_jpeg())
+    desk.attach_uploaded_photo(key)
+    assert key in desk.photos.objects
+    desk.attach_uploaded_photo(key)  # a redelivered notification does not delete it either
+    assert key in desk.photos.objects
+
+
+@pytest.mark.parametrize("name", ["a PDF named .jpg", "a PNG declared as JPEG", "a truncated JPEG"])
+def test_a_refused_upload_is_recorded_with_its_reason_and_the_ticket_goes_on(city, name):
+    desk = make_desk(city)
+    make, content_type = samples.BAD_KINDS[name]
+    r = announce(desk, content_type=content_type)
+    key = upload(desk, r, make())
+    assert desk.attach_uploaded_photo(key) is Status.PHOTO_REJECTED
+    assert desk.photos.objects == {}  # neither the original nor anything derived
+    view = desk.citizen_view(r.id, r.receipt)
+    assert view["status"] == "photo_rejected" and view["photo"]["status"] == "rejected"
+    assert view["photo"]["reason"] and view["photo"]["display_url"] is None
+    desk.classify(desk.classify_queue.messages[-1]["ticket_id"])
+    desk.route(r.id)
+    assert desk.tickets.get(r.id).status is Status.DISPATCHED
+
+
+def test_an_upload_larger_than_the_limit_is_refused_before_it_is_read(city):
+    desk = make_desk(city)
+    r = announce(desk)
+    key = upload(desk, r, b"\xff\xd8\xff" + b"\0" * (15 * 1024 * 1024))
+    assert desk.attach_uploaded_photo(key) is Status.PHOTO_REJECTED
+    assert "15 MB" in desk.tickets.get(r.id).photo.reason
+
+
+def test_without_a_photo_the_deadline_message_classifies_the_ticket(city):
+    desk = make_desk(city)
+    r = announce(desk)
+    desk.classify(r.id)  # the delayed message, after the wait
+    desk.route(r.id)
+    t = desk.tickets.get(r.id)
+    assert t.status is Status.DISPATCHED
+    assert (t.photo.status, t.photo.reason) == ("missing", "no photo arrived in time")
+    # A photo arriving after that is deleted and changes nothing.
+    key = upload(desk, r, samples.phone_jpeg())
+    assert desk.attach_uploaded_photo(key) is Status.DISPATCHED
+    assert desk.photos.objects == {}
+
+
+def test_a_photo_for_no_ticket_is_deleted(city):
+    desk = make_desk(city)
+    for key in (f"originals/{'0' * 32}", "originals/not-a-ticket"):
+        desk.photos.put(key, b"x", "image/jpeg")
+        assert desk.attach_uploaded_photo(key) is None
+    assert desk.photos.objects == {}
+
+
+@pytest.mark.parametrize(
+    "upload_, error",
+    [(PhotoUpload("image/gif", 1000), PhotoRejected), (PhotoUpload("image/jpeg", 15 * 1024 * 1024 + 1), PhotoTooLarge)],
+)
+def test_an_announcement_we_cannot_take_stores_nothing(city, upload_, error):
+    desk = make_desk(city)
+    with pytest.raises(error):
+        desk.submit(NewComplaint(text="这里有人烧垃圾", photo_upload=upload_))
+    assert desk.tickets.items == {} and desk.classify_queue.messages == []
+
+
+def test_a_queue_failure_undoes_an_announced_ticket(city):
+    desk = make_desk(city, classify_queue=FailingQueue())
+    with pytest.raises(TemporarilyUnavailable):
+        announce(desk)
+    assert desk.tickets.items == {}

@@ -19,6 +19,11 @@ def test_layer_requirements_are_the_runtime_dependencies_less_boto3():
     assert _requirements((ROOT / "src" / "requirements.txt").read_text().splitlines()) == runtime
 
 
+def test_photo_layer_requirements_are_the_photos_extra():
+    extra = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["photos"])
+    assert _requirements((ROOT / "layers" / "photo" / "requirements.txt").read_text().splitlines()) == extra
+
+
 def test_the_domain_core_imports_no_aws_sdk():
     for path in (ROOT / "src" / "complaints" / "domain").glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))

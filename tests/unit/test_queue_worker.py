@@ -6,7 +6,7 @@ import json
 
 from aws_lambda_powertools import Logger
 
-from complaints.queue_worker import ticket_batch_handler
+from complaints.queue_worker import s3_object_batch_handler, ticket_batch_handler
 
 
 class Context:
@@ -50,3 +50,41 @@ def test_only_the_failing_records_are_reported():
     result = handler(event, Context())
     assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == {"2", "3"}
     assert seen == ["a", "b"]
+
+
+def s3_event(key: str, event_name: str = "ObjectCreated:Post") -> str:
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": event_name,
+                    "s3": {"bucket": {"name": "photos"}, "object": {"key": key, "size": 10}},
+                }
+            ]
+        }
+    )
+
+
+def test_s3_notifications_give_the_decoded_keys_and_the_test_event_is_dropped():
+    seen = []
+
+    def step(key: str) -> None:
+        if key.endswith("boom"):
+            raise RuntimeError("could not process")
+        seen.append(key)
+
+    handler = s3_object_batch_handler(step, Logger(service="test"))
+    event = {
+        "Records": [
+            record("1", json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "photos"})),
+            record("2", s3_event("originals/a%2Bb+c")),
+            record("3", s3_event("originals/boom")),
+            record("4", s3_event("originals/gone", "ObjectRemoved:Delete")),
+            record("5", "not json"),
+        ]
+    }
+    result = handler(event, Context())
+    assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == {"3", "5"}
+    assert seen == ["originals/a+b c"]

@@ -53,7 +53,7 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(tpl):
             ]
             assert watched, f"no alarm watches {dlq}"
     consumers = [e for f in tpl.functions() for e in tpl.sqs_events(f)]
-    assert len(consumers) == 2
+    assert len(consumers) == 3
     assert all(e["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in consumers)
 
 
@@ -64,6 +64,21 @@ def test_storage_is_private_durable_and_encrypted(tpl):
     bucket = tpl.resources["PhotosBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert "BucketEncryption" in bucket
+
+
+def test_uploaded_photos_reach_the_photo_function_and_heic_stays_out_of_classify(tpl):
+    notifications = tpl.resources["PhotosBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert [(n["Queue"], n["Event"]) for n in notifications] == [
+        ({"Fn::GetAtt": ["PhotoQueue", "Arn"]}, "s3:ObjectCreated:*")
+    ]
+    (event,) = tpl.sqs_events("PhotoFunction")
+    assert event["Queue"] == {"Fn::GetAtt": ["PhotoQueue", "Arn"]}
+    assert "PhotoLayer" in tpl.function_layers("PhotoFunction") and "PhotoLayer" in tpl.function_layers(
+        "IntakeFunction"
+    )
+    assert "PhotoLayer" not in tpl.function_layers("ClassifyFunction")
+    # The ticket cannot wait longer than SQS can delay its deadline message.
+    assert tpl.doc["Parameters"]["PhotoWaitSeconds"]["MaxValue"] == 900
 
 
 def test_api_routes(tpl):
@@ -101,9 +116,18 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
                 assert int(got["maxReceiveCount"]) == int(want["maxReceiveCount"])
         topics = {t["TopicArn"] for t in sns.list_topics()["Topics"]}
         assert {tpl.physical[t]["Ref"] for t in tpl.of_type("AWS::SNS::Topic")} <= topics
-        for logical in tpl.of_type("AWS::S3::Bucket"):
+        for logical, res in tpl.of_type("AWS::S3::Bucket").items():
             block = s3.get_public_access_block(Bucket=tpl.physical[logical]["Ref"])
             assert all(block["PublicAccessBlockConfiguration"].values())
+            want = res["Properties"].get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+            got = s3.get_bucket_notification_configuration(Bucket=tpl.physical[logical]["Ref"])
+            assert [
+                (c["QueueArn"], c["Events"], c["Filter"]["Key"]["FilterRules"]) for c in got["QueueConfigurations"]
+            ] == [(tpl.resolve(c["Queue"]), [c["Event"]], c["Filter"]["S3Key"]["Rules"]) for c in want]
+        for res in tpl.of_type("AWS::SQS::QueuePolicy").values():
+            for url in tpl.resolve(res["Properties"]["Queues"]):
+                policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+                assert json.loads(policy) == tpl.resolve(res["Properties"]["PolicyDocument"])
         # Every variable each function reads resolves to something real: no dangling Ref, no /opt path.
         for fn in tpl.functions():
             for key, value in tpl.function_environment(fn).items():

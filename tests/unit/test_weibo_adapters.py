@@ -200,7 +200,7 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     assert (first.created, first.skipped, first.replies_sent) == (7, 2, 7)
     assert first.skip_reasons == {"repost_of_own_post": 1, "empty": 1}
     tickets = list(desk.tickets.items.values())
-    assert sum(1 for t in tickets if t.photo_key) == 3  # four have pictures; one is a hotlink page, not a JPEG
+    assert sum(1 for t in tickets if t.photo) == 3  # four have pictures; one is a hotlink page, not a JPEG
     assert sum(1 for t in tickets if t.location) == 2
     again = WeiboChannel(desk=desk, api=api, ledger=ledger, account=city.weibo_account).poll()
     assert (again.created, again.replies_sent, len(fake.comments)) == (0, 0, 7)

@@ -230,9 +230,9 @@ def test_pictures_prefer_the_large_size_and_failures_leave_a_ticket_without_phot
     ]
     assert world.channel().poll().created == 4
     photos = {ticket_id_for(s.idstr): s.number for s in world.api.statuses}
-    with_photo = sorted(photos[t.id] - 5_061_874_203_100_000 for t in world.tickets() if t.photo_key)
+    with_photo = sorted(photos[t.id] - 5_061_874_203_100_000 for t in world.tickets() if t.photo)
     assert with_photo == [1, 2]
-    assert len(world.desk.photos.objects) == 2
+    assert len(world.desk.photos.objects) == 4  # display copy and thumbnail of each
 
 
 def test_empty_mentions_and_reposts_of_our_own_posts_are_skipped_with_a_reason(world, caplog):

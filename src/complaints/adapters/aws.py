@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.tickets import HistoryEntry, Status, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
@@ -103,8 +104,31 @@ class S3PhotoStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
+    def read(self, key: str, max_bytes: int) -> bytes:
+        # The size is checked before a byte is read; the ranged GET holds even if the object changed meanwhile.
+        size = self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+        if size > max_bytes:
+            raise PhotoTooLarge(f"photo is larger than {max_bytes // (1024 * 1024)} MB")
+        if size == 0:
+            return b""
+        body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
+        data = body.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise PhotoTooLarge(f"photo is larger than {max_bytes // (1024 * 1024)} MB")
+        return data
+
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def upload_form(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> dict[str, Any]:
+        # S3 enforces the policy: this key only, this Content-Type only, 1..max_bytes bytes, until it expires.
+        return self.s3.generate_presigned_post(
+            self.bucket,
+            key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_s,
+        )
 
     def link(self, key: str, expires_s: int) -> str:
         return self.s3.generate_presigned_url(
@@ -117,8 +141,8 @@ class SqsWorkQueue:
         self.url = queue_url
         self.sqs = client or boto3.client("sqs")
 
-    def send(self, body: dict[str, Any]) -> None:
-        self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(body))
+    def send(self, body: dict[str, Any], delay_s: int = 0) -> None:
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=delay_s)
 
 
 class SnsNotifier:

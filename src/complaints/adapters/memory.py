@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.tickets import HistoryEntry, Status, Ticket
 
 
@@ -43,12 +44,23 @@ class MemoryTicketRepository:
 class MemoryPhotoStore:
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
+        self.forms: dict[str, dict[str, Any]] = {}
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (data, content_type)
 
+    def read(self, key: str, max_bytes: int) -> bytes:
+        data = self.objects[key][0]
+        if len(data) > max_bytes:
+            raise PhotoTooLarge(f"photo is larger than {max_bytes // (1024 * 1024)} MB")
+        return data
+
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)
+
+    def upload_form(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> dict[str, Any]:
+        self.forms[key] = {"content_type": content_type, "max_bytes": max_bytes, "expires_s": expires_s}
+        return {"url": "memory://upload", "fields": {"key": key, "Content-Type": content_type}}
 
     def link(self, key: str, expires_s: int) -> str:
         return f"memory://{key}?expires={expires_s}"
@@ -57,9 +69,11 @@ class MemoryPhotoStore:
 class MemoryQueue:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.delays: list[int] = []
 
-    def send(self, body: dict[str, Any]) -> None:
+    def send(self, body: dict[str, Any], delay_s: int = 0) -> None:
         self.messages.append(body)
+        self.delays.append(delay_s)
 
 
 class MemoryNotifier:

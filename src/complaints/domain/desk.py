@@ -9,18 +9,51 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from complaints.city import City
 from complaints.domain import routing
-from complaints.domain.errors import TemporarilyUnavailable, TicketNotFound
-from complaints.domain.photos import decode_base64_photo, prepare_photo
+from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
+from complaints.domain.photos import (
+    KIND_BY_CONTENT_TYPE,
+    MAX_UPLOAD_BYTES,
+    DerivedImage,
+    ProcessedPhoto,
+    decode_base64_photo,
+    heic_supported,
+    process_photo,
+)
 from complaints.domain.ports import Classifier, Notifier, PhotoStore, TicketRepository, WorkQueue
-from complaints.domain.tickets import Channel, HistoryEntry, Location, Status, Ticket, now_iso
+from complaints.domain.tickets import (
+    Channel,
+    HistoryEntry,
+    Location,
+    Status,
+    Ticket,
+    TicketPhoto,
+    now_iso,
+    photo_keys,
+)
 
 # One logger for the domain; the handlers give it their structured (JSON) Powertools configuration.
 log = logging.getLogger("complaints")
 
 _TICKET_ID = re.compile(r"^[0-9a-f]{32}$")
+_ORIGINAL_KEY = re.compile(r"^originals/([0-9a-f]{32})$")
+# A presigned upload form is valid this long (or as long as the ticket waits, if that is shorter).
+UPLOAD_LINK_SECONDS = 600
+# SQS delays a message by at most 15 minutes: the longest a ticket can wait for its photo.
+MAX_PHOTO_WAIT_SECONDS = 900
+# Links in the citizen's view of a ticket; they are signed afresh on every view.
+CITIZEN_LINK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """A photo the citizen will send straight to S3: its declared type and size in bytes."""
+
+    content_type: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -28,6 +61,7 @@ class NewComplaint:
     text: str
     channel: Channel = "app"
     photo_base64: str | None = None
+    photo_upload: PhotoUpload | None = None
     location: Location | None = None
     contact: dict[str, str] | None = None
     # Set by a channel with its own idempotency key (Weibo: derived from the mention id), so that after a crash
@@ -37,12 +71,14 @@ class NewComplaint:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the citizen gets back. `receipt` is the secret that lets them follow the ticket."""
+    """What the citizen gets back. `receipt` is the secret that lets them follow the ticket; `upload` is the
+    presigned form for the photo (`{"url", "fields", "expires_at"}`) when they asked to upload one."""
 
     id: str
     ticket_no: int
     status: str
     receipt: str
+    upload: dict | None = None
 
 
 def hash_receipt(receipt: str) -> str:
@@ -62,48 +98,125 @@ class ComplaintDesk:
     notifier: Notifier | None = None
     classifier: Classifier | None = None
     threshold: float = 0.6
+    photo_wait_s: int = MAX_PHOTO_WAIT_SECONDS
+    keep_photo_originals: bool = False
 
     # ------------------------------------------------------------------ intake
     def submit(self, complaint: NewComplaint) -> Receipt:
-        """Store a complaint and queue it for classification. All checks run before anything is stored."""
-        photo = prepare_photo(decode_base64_photo(complaint.photo_base64)) if complaint.photo_base64 else None
+        """Store a complaint and queue it for classification. All checks run before anything is stored.
+
+        With an inline photo, its derived images are stored with the ticket. With `photo_upload`, the ticket
+        waits in `awaiting_photo` for the upload (see `attach_uploaded_photo`); a delayed message classifies it
+        anyway once the wait is over, so a photo that never comes holds nothing up for long.
+        """
+        photo = process_photo(decode_base64_photo(complaint.photo_base64)) if complaint.photo_base64 else None
+        upload = complaint.photo_upload
+        if upload is not None:
+            _check_upload(upload)
         if complaint.ticket_id is not None and not _TICKET_ID.match(complaint.ticket_id):
             raise ValueError("ticket_id must be 32 lowercase hex digits")
         ticket_id = complaint.ticket_id or uuid.uuid4().hex
         receipt = secrets.token_urlsafe(24)  # 192 bits
         now = now_iso()
-        photo_key = f"photos/{ticket_id}/display.jpg" if photo else None
+        status = Status.AWAITING_PHOTO if upload else Status.RECEIVED
         ticket = Ticket(
             id=ticket_id,
             ticket_no=self.tickets.next_ticket_no(),
-            status=Status.RECEIVED,
+            status=status,
             text=complaint.text,
             channel=complaint.channel,
             created_at=now,
             receipt_hash=hash_receipt(receipt),
-            history=[HistoryEntry(status=Status.RECEIVED, at=now)],
-            location=complaint.location,
+            history=[HistoryEntry(status=status, at=now)],
+            location=complaint.location.model_copy(update={"source": "app"}) if complaint.location else None,
             contact=complaint.contact,
-            photo_key=photo_key,
         )
-        stored_photo = stored_ticket = False
+        form = None
+        if photo is not None:
+            ticket = Ticket.model_validate({**ticket.model_dump(), **_photo_fields(ticket, photo)})
+        elif upload is not None:
+            ticket = ticket.model_copy(
+                update={"photo": TicketPhoto(status="awaiting_upload", content_type=upload.content_type)}
+            )
+            form = self._upload_form(ticket_id, upload)
+        stored: list[str] = []
         try:
-            if photo is not None and photo_key is not None:
-                self.photos.put(photo_key, photo.data, photo.content_type)
-                stored_photo = True
+            for key, image in _derived_images(ticket_id, photo):
+                self.photos.put(key, image.data, image.content_type)
+                stored.append(key)
             self.tickets.create(ticket)
-            stored_ticket = True
-            self.classify_queue.send({"ticket_id": ticket_id})
+            stored.append("ticket")
+            # The delayed message is the photo's deadline: it classifies the ticket if no photo came by then.
+            self.classify_queue.send({"ticket_id": ticket_id}, delay_s=self.photo_wait_s if upload else 0)
         except Exception as e:
             # Nothing half-stored: undo what was kept, and tell the citizen to try again.
             log.exception("intake failed; undoing", extra={"ticket_id": ticket_id})
-            if stored_ticket:
-                self.tickets.delete(ticket_id)
-            if stored_photo and photo_key is not None:
-                self.photos.delete(photo_key)
+            self._undo(ticket_id, stored)
             raise TemporarilyUnavailable("the complaint could not be stored; please try again") from e
         log.info("ticket received", extra={"ticket_id": ticket_id, "ticket_no": ticket.ticket_no})
-        return Receipt(id=ticket_id, ticket_no=ticket.ticket_no, status=Status.RECEIVED.value, receipt=receipt)
+        return Receipt(id=ticket_id, ticket_no=ticket.ticket_no, status=status.value, receipt=receipt, upload=form)
+
+    def _upload_form(self, ticket_id: str, upload: PhotoUpload) -> dict:
+        expires_s = min(UPLOAD_LINK_SECONDS, self.photo_wait_s)
+        form = self.photos.upload_form(photo_keys(ticket_id)["original"], upload.content_type, upload.size, expires_s)
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_s)
+        return {**form, "expires_at": expires_at.isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+    def _undo(self, ticket_id: str, stored: list[str]) -> None:
+        for item in reversed(stored):
+            try:
+                self.tickets.delete(ticket_id) if item == "ticket" else self.photos.delete(item)
+            except Exception:
+                log.exception("undo failed", extra={"ticket_id": ticket_id})
+
+    # ------------------------------------------------------------ photo upload
+    def attach_uploaded_photo(self, key: str) -> Status | None:
+        """Process a photo uploaded straight to S3 (`originals/<ticket id>`), then queue the ticket's classification.
+
+        A refused photo moves the ticket to `photo_rejected`, with the reason; it is classified all the same.
+        Safe to repeat: a ticket no longer waiting for its photo (processed, refused, or tired of waiting) is left
+        as it is, and the late original is deleted.
+        """
+        m = _ORIGINAL_KEY.match(key)
+        ticket = self.tickets.get(m.group(1)) if m else None
+        if ticket is None or ticket.status is not Status.AWAITING_PHOTO or ticket.photo is None:
+            log.warning("uploaded photo has no ticket waiting for it", extra={"key": key})
+            if ticket is None or not self.keep_photo_originals:
+                self.photos.delete(key)
+            return ticket.status if ticket else None
+        try:
+            data = self.photos.read(key, MAX_UPLOAD_BYTES)
+            photo = process_photo(data, declared=KIND_BY_CONTENT_TYPE.get(ticket.photo.content_type or ""))
+        except (PhotoRejected, PhotoTooLarge) as e:
+            return self._refuse_uploaded_photo(ticket, e.message)
+        stored: list[str] = []
+        try:
+            for derived_key, image in _derived_images(ticket.id, photo):
+                self.photos.put(derived_key, image.data, image.content_type)
+                stored.append(derived_key)
+            entry = HistoryEntry(status=Status.RECEIVED, at=now_iso(), note="photo processed")
+            moved = self.tickets.transition(ticket.id, Status.AWAITING_PHOTO, entry, _photo_fields(ticket, photo))
+        except Exception:
+            self._undo(ticket.id, stored)
+            raise
+        if not moved:  # the wait ended while we worked: the ticket went on without the photo
+            self._undo(ticket.id, stored)
+        return self._photo_done(ticket.id, key)
+
+    def _refuse_uploaded_photo(self, ticket: Ticket, reason: str) -> Status | None:
+        log.info("uploaded photo refused", extra={"ticket_id": ticket.id, "reason": reason})
+        photo = ticket.photo.model_copy(update={"status": "rejected", "reason": reason})
+        entry = HistoryEntry(status=Status.PHOTO_REJECTED, at=now_iso(), note=reason)
+        self.tickets.transition(ticket.id, Status.AWAITING_PHOTO, entry, {"photo": photo.model_dump(exclude_none=True)})
+        return self._photo_done(ticket.id, photo_keys(ticket.id)["original"], keep=False)
+
+    def _photo_done(self, ticket_id: str, original_key: str, keep: bool | None = None) -> Status | None:
+        self.classify_queue.send({"ticket_id": ticket_id})
+        if not (self.keep_photo_originals if keep is None else keep):
+            self.photos.delete(original_key)
+        ticket = self.tickets.get(ticket_id)
+        log.info("uploaded photo handled", extra={"ticket_id": ticket_id, "status": ticket.status.value})
+        return ticket.status
 
     def ticket_for_citizen(self, ticket_id: str, receipt: str | None) -> Ticket:
         """The ticket, if the receipt matches. Unknown id and wrong receipt look the same from outside."""
@@ -114,6 +227,15 @@ class ComplaintDesk:
             raise TicketNotFound("no ticket with this id and receipt")
         return ticket
 
+    def citizen_view(self, ticket_id: str, receipt: str | None) -> dict:
+        """The ticket as its citizen sees it, with fresh time-limited links to the photo's derived images."""
+        ticket = self.ticket_for_citizen(ticket_id, receipt)
+        links = None
+        if ticket.photo is not None and ticket.photo.status == "ready":
+            keys = photo_keys(ticket.id)
+            links = {name: self.photos.link(keys[name], CITIZEN_LINK_SECONDS) for name in ("display", "thumbnail")}
+        return ticket.to_public(links)
+
     # ---------------------------------------------------------------- classify
     def classify(self, ticket_id: str) -> Status | None:
         """Classify a received ticket and queue it for routing. Safe to repeat for the same ticket."""
@@ -121,7 +243,10 @@ class ComplaintDesk:
         if ticket is None:
             log.warning("classify: no such ticket", extra={"ticket_id": ticket_id})
             return None
-        if ticket.status is Status.RECEIVED:
+        if ticket.status is Status.AWAITING_PHOTO:
+            # The delayed message sent at intake: the wait for the photo is over.
+            ticket = self._stop_waiting_for_photo(ticket)
+        if ticket.status in (Status.RECEIVED, Status.PHOTO_REJECTED):
             prediction = self.classifier.predict(ticket.text)
             loc = ticket.location
             match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
@@ -136,7 +261,7 @@ class ComplaintDesk:
             }
             note = f"{prediction.category} {prediction.confidence:.2f}"
             entry = HistoryEntry(status=Status.CLASSIFIED, at=now_iso(), note=note)
-            if self.tickets.transition(ticket_id, Status.RECEIVED, entry, fields):
+            if self.tickets.transition(ticket_id, ticket.status, entry, fields):
                 ticket = ticket.model_copy(update={**fields, "status": Status.CLASSIFIED})
             else:
                 ticket = self.tickets.get(ticket_id)  # another worker classified it meanwhile
@@ -154,6 +279,16 @@ class ComplaintDesk:
         )
         return ticket.status
 
+    def _stop_waiting_for_photo(self, ticket: Ticket) -> Ticket:
+        reason = "no photo arrived in time"
+        declared = ticket.photo.content_type if ticket.photo else None
+        photo = TicketPhoto(status="missing", reason=reason, content_type=declared)
+        entry = HistoryEntry(status=Status.RECEIVED, at=now_iso(), note=reason)
+        fields = {"photo": photo.model_dump(exclude_none=True)}
+        if self.tickets.transition(ticket.id, Status.AWAITING_PHOTO, entry, fields):
+            log.info("no photo arrived; classifying without it", extra={"ticket_id": ticket.id})
+        return self.tickets.get(ticket.id)
+
     # ------------------------------------------------------------------- route
     def route(self, ticket_id: str) -> Status | None:
         """Publish a classified ticket to `dispatch` (confident) or `triage`, and record it."""
@@ -164,7 +299,9 @@ class ComplaintDesk:
         if ticket.status is not Status.CLASSIFIED:
             return ticket.status  # already routed: a redelivered message changes nothing
         decision = routing.decide(ticket, self.city, self.threshold)
-        photo_link = self.photos.link(ticket.photo_key, routing.PHOTO_LINK_SECONDS) if ticket.photo_key else None
+        has_photo = ticket.photo is not None and ticket.photo.status == "ready"
+        display_key = photo_keys(ticket.id)["display"]
+        photo_link = self.photos.link(display_key, routing.PHOTO_LINK_SECONDS) if has_photo else None
         email = routing.email_text(ticket, self.city, decision, photo_link)
         self.notifier.publish(
             decision.channel,
@@ -177,3 +314,27 @@ class ComplaintDesk:
         self.tickets.transition(ticket_id, Status.CLASSIFIED, HistoryEntry(status=status, at=now_iso(), note=note), {})
         log.info("ticket routed", extra={"ticket_id": ticket_id, "status": status.value})
         return status
+
+
+def _check_upload(upload: PhotoUpload) -> None:
+    if upload.content_type not in KIND_BY_CONTENT_TYPE:
+        raise PhotoRejected(f"photo_upload.content_type must be one of {', '.join(KIND_BY_CONTENT_TYPE)}")
+    if upload.content_type == "image/heic" and not heic_supported():
+        raise PhotoRejected("HEIC photos are not supported here; send a JPEG, PNG or WebP")
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise PhotoTooLarge(f"photo is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+
+
+def _derived_images(ticket_id: str, photo: ProcessedPhoto | None) -> list[tuple[str, DerivedImage]]:
+    if photo is None:
+        return []
+    keys = photo_keys(ticket_id)
+    return [(keys["display"], photo.display), (keys["thumbnail"], photo.thumbnail)]
+
+
+def _photo_fields(ticket: Ticket, photo: ProcessedPhoto) -> dict:
+    """The ticket fields a processed photo sets: its status, and the location from its GPS if the ticket has none."""
+    fields: dict = {"photo": TicketPhoto(status="ready", taken_at=photo.taken_at).model_dump(exclude_none=True)}
+    if ticket.location is None and photo.gps is not None:
+        fields["location"] = Location(lat=photo.gps[0], lng=photo.gps[1], source="photo_gps").model_dump()
+    return fields

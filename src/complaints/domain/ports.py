@@ -29,14 +29,22 @@ class TicketRepository(Protocol):
 class PhotoStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """An object's bytes; PhotoTooLarge if it is larger than `max_bytes` (checked before reading it)."""
+
     def delete(self, key: str) -> None: ...
+
+    def upload_form(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> dict[str, Any]:
+        """A presigned POST `{"url", "fields"}` that lets a browser or app store one object of this type and at
+        most this size under `key`, until it expires."""
 
     def link(self, key: str, expires_s: int) -> str:
         """A time-limited link to a private object."""
 
 
 class WorkQueue(Protocol):
-    def send(self, body: dict[str, Any]) -> None: ...
+    def send(self, body: dict[str, Any], delay_s: int = 0) -> None:
+        """Queue a message; with `delay_s` (≤ 900, SQS's limit) it becomes visible only after that many seconds."""
 
 
 class Notifier(Protocol):

@@ -79,7 +79,10 @@ def email_text(ticket: Ticket, city: City, decision: RoutingDecision, photo_link
         f"提交时间: {ticket.created_at}  渠道: {ticket.channel}",
     ]
     if ticket.location is not None:
-        lines.append(f"位置: {ticket.location.lat:.5f}, {ticket.location.lng:.5f}")
+        where = "(照片 GPS)" if ticket.location.source == "photo_gps" else ""
+        lines.append(f"位置: {ticket.location.lat:.5f}, {ticket.location.lng:.5f}{where}")
+    if ticket.photo is not None and ticket.photo.taken_at:
+        lines.append(f"拍摄时间: {ticket.photo.taken_at}")
     if decision.channel == "triage":
         lines.append(f"转人工分派原因: {decision.reason}")
         if ticket.top3:

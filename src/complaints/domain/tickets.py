@@ -12,6 +12,8 @@ Channel = Literal["app", "web", "weibo", "wechat"]
 
 
 class Status(StrEnum):
+    AWAITING_PHOTO = "awaiting_photo"  # a photo is on its way straight to S3; classification waits for it (or not)
+    PHOTO_REJECTED = "photo_rejected"  # the uploaded photo was refused; the complaint goes on without it
     RECEIVED = "received"
     CLASSIFIED = "classified"
     DISPATCHED = "dispatched"
@@ -28,6 +30,37 @@ class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False, description="WGS84 latitude")
     lng: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False, description="WGS84 longitude")
+    # Set by the desk, never by the client: whatever a submission says, its own coordinates are "app".
+    source: Literal["app", "photo_gps"] = Field(
+        default="app",
+        description="Where the coordinates came from: the app, or the GPS tags of the photo",
+        json_schema_extra={"readOnly": True},
+    )
+
+
+PhotoStatus = Literal["awaiting_upload", "ready", "rejected", "missing"]
+
+
+class TicketPhoto(BaseModel):
+    """The ticket's photo. Its derived images live under keys made from the ticket id (see `photo_keys`).
+
+    `content_type` is what the citizen declared for a direct upload; `taken_at` (the EXIF capture time) is for
+    the agency, never for a public view.
+    """
+
+    status: PhotoStatus
+    reason: str | None = None
+    content_type: str | None = None
+    taken_at: str | None = None
+
+
+def photo_keys(ticket_id: str) -> dict[str, str]:
+    """Where a ticket's photo lives: the private original (direct uploads only) and the two derived images."""
+    return {
+        "original": f"originals/{ticket_id}",
+        "display": f"photos/{ticket_id}/display.jpg",
+        "thumbnail": f"photos/{ticket_id}/thumbnail.jpg",
+    }
 
 
 class HistoryEntry(BaseModel):
@@ -49,7 +82,7 @@ class Ticket(BaseModel):
     history: list[HistoryEntry]
     location: Location | None = None
     contact: dict[str, str] | None = None
-    photo_key: str | None = None
+    photo: TicketPhoto | None = None
     category: str | None = None
     department: str | None = None
     district: str | None = None
@@ -57,8 +90,16 @@ class Ticket(BaseModel):
     confidence: float | None = None
     top3: list[tuple[str, float]] | None = None
 
-    def to_public(self) -> dict:
-        """What the citizen who holds the receipt may see: no contact, no receipt hash, no storage keys."""
+    def to_public(self, photo_links: dict[str, str] | None = None) -> dict:
+        """What the citizen who holds the receipt may see: no contact, no receipt hash, no storage keys, no photo
+        metadata. `photo_links` are time-limited links to the derived images (`display`, `thumbnail`)."""
+        links = photo_links or {}
+        photo = self.photo and {
+            "status": self.photo.status,
+            "reason": self.photo.reason,
+            "display_url": links.get("display"),
+            "thumbnail_url": links.get("thumbnail"),
+        }
         return {
             "id": self.id,
             "ticket_no": self.ticket_no,
@@ -69,4 +110,6 @@ class Ticket(BaseModel):
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "created_at": self.created_at,
             "history": [h.model_dump(exclude_none=True, mode="json") for h in self.history],
+            "photo": photo,
+            "location": self.location.model_dump(mode="json") if self.location else None,
         }

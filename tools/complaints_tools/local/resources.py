@@ -10,7 +10,7 @@ import boto3
 from complaints_tools.local.template import ACCOUNT, Template
 
 # Types created locally; everything else in the template is reported as skipped.
-CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic")
+CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::SNS::Topic")
 
 
 def physical_name(tpl: Template, logical: str) -> str:
@@ -18,16 +18,19 @@ def physical_name(tpl: Template, logical: str) -> str:
 
 
 def create_all(tpl: Template) -> list[str]:
-    """Create tables, buckets, queues (dead-letter queues first) and topics; return the logical ids skipped."""
+    """Create tables, queues (dead-letter queues first) and their policies, topics, then buckets (whose
+    notifications name queues); return the logical ids skipped."""
     for logical, res in tpl.of_type("AWS::DynamoDB::Table").items():
         _table(tpl, logical, res["Properties"])
-    for logical, res in tpl.of_type("AWS::S3::Bucket").items():
-        _bucket(tpl, logical, res["Properties"])
     queues = tpl.of_type("AWS::SQS::Queue")
     for logical in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]["Properties"]):
         _queue(tpl, logical, queues[logical]["Properties"])
+    for res in tpl.of_type("AWS::SQS::QueuePolicy").values():
+        _queue_policy(tpl, res["Properties"])
     for logical in tpl.of_type("AWS::SNS::Topic"):
         _topic(tpl, logical)
+    for logical, res in tpl.of_type("AWS::S3::Bucket").items():
+        _bucket(tpl, logical, res["Properties"])
     return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
 
 
@@ -63,7 +66,39 @@ def _bucket(tpl: Template, logical: str, props: dict[str, Any]) -> None:
             for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         ]
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "CorsConfiguration" in props:
+        # CloudFormation says MaxAge where the S3 API says MaxAgeSeconds.
+        rules = [
+            {("MaxAgeSeconds" if k == "MaxAge" else k): v for k, v in r.items()}
+            for r in props["CorsConfiguration"]["CorsRules"]
+        ]
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+    if "NotificationConfiguration" in props:
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=_notifications(tpl, props["NotificationConfiguration"])
+        )
     tpl.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+
+
+def _notifications(tpl: Template, cfn: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's NotificationConfiguration in the S3 API's spelling (queue notifications: the only kind used)."""
+    unknown = set(cfn) - {"QueueConfigurations"}
+    if unknown:
+        raise NotImplementedError(f"the local stack cannot create bucket notifications of kind {sorted(unknown)}")
+    configs = []
+    for c in cfn["QueueConfigurations"]:
+        config: dict[str, Any] = {"QueueArn": tpl.resolve(c["Queue"]), "Events": [c["Event"]]}
+        if "Filter" in c:
+            config["Filter"] = {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}
+        configs.append(config)
+    return {"QueueConfigurations": configs}
+
+
+def _queue_policy(tpl: Template, props: dict[str, Any]) -> None:
+    sqs = boto3.client("sqs", region_name=tpl.region)
+    policy = json.dumps(tpl.resolve(props["PolicyDocument"]))
+    for url in tpl.resolve(props["Queues"]):
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
 
 
 def _queue(tpl: Template, logical: str, props: dict[str, Any]) -> None:

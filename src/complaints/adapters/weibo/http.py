@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from complaints.domain.photos import MAX_PHOTO_BYTES
+from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.weibo import (
     PictureUnavailable,
     WeiboRateLimited,
@@ -39,7 +39,7 @@ class WeiboHttpApi:
         token: TokenSource,
         timeout_s: float = 5.0,
         picture_timeout_s: float = 10.0,
-        max_picture_bytes: int = MAX_PHOTO_BYTES,
+        max_picture_bytes: int = MAX_INLINE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token

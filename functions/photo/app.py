@@ -1,0 +1,17 @@
+"""Photo: for each photo uploaded straight to S3, check it, derive the clean images, and let the ticket go on.
+
+Driven by the bucket's `ObjectCreated` notifications under `originals/`, through an SQS queue with a DLQ.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from complaints import wiring
+from complaints.queue_worker import s3_object_batch_handler
+
+logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
+desk = wiring.photo_desk()
+lambda_handler = s3_object_batch_handler(desk.attach_uploaded_photo, logger)
