@@ -15,11 +15,12 @@ MODEL := models/ruian-default/model.json.gz
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run demo test test-unit test-integration lint build bench model clean
+.PHONY: help install run reset demo test test-unit test-integration lint build bench model clean
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
 	@echo "make test    - run the whole test suite"
+	@echo "make reset   - forget the local stack's tickets and photos (kept in .local-state/ across restarts)"
 	@echo "make demo    - send sample complaints to the local stack and show where they went"
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
@@ -43,8 +44,12 @@ $(MODEL): | $(VENV)/.installed
 model: $(VENV)/.installed
 	MODEL_DATE=$(MODEL_DATE) $(BIN)/complaints train --out models/ruian-default
 
+# Tickets, photos and the Weibo cursor survive a restart in .local-state/ (`make reset` empties it).
 run: $(VENV)/.installed $(MODEL)
-	PORT=$(PORT) $(BIN)/complaints run
+	PORT=$(PORT) $(BIN)/complaints run --state .local-state
+
+reset:
+	rm -rf .local-state
 
 demo: $(VENV)/.installed $(MODEL)
 	@if curl -fsS -o /dev/null http://127.0.0.1:$(PORT)/_local/health 2>/dev/null; then \

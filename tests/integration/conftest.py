@@ -123,22 +123,19 @@ def weibo() -> FakeWeibo:
     fake.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory, weibo) -> LocalStackClient:
+def start_stack(weibo: FakeWeibo, log: Path, *args: str) -> tuple[subprocess.Popen, LocalStackClient]:
+    """`complaints run` in its own process, pointed at `weibo`; returns once its first Weibo poll is done."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("stack") / "stack.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "LOCAL_STATE"))}
     env["LOCAL_VISIBILITY_TIMEOUT"] = "1"  # failed messages come back after 1 s instead of 90 s
     env["WEIBO_API_BASE"] = weibo.api_base
     env["WEIBO_ACCESS_TOKEN"] = weibo.token  # seeded into the SSM parameter the poller reads
     # The scheduler's first run happens at start; after it, tests run the poller when they choose
     # (POST /_local/schedules/WeiboFunction), so no run races a test's injected error.
     env["WEIBO_POLL_SECONDS"] = "3600"
-    # A ticket waits PHOTO_WAIT_S for its uploaded photo instead of 15 minutes.
-    parameters = ["--parameter", f"PhotoWaitSeconds={PHOTO_WAIT_S}"]
-    with open(log, "w") as out:
+    with open(log, "a") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *parameters],
+            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -160,9 +157,27 @@ def stack(tmp_path_factory, weibo) -> LocalStackClient:
     if health is None:
         proc.kill()
         pytest.fail("the local stack did not start:\n" + log.read_text()[-4000:])
-    yield LocalStackClient(url, health, log)
-    proc.terminate()
+    return proc, LocalStackClient(url, health, log)
+
+
+def stop_stack(proc: subprocess.Popen) -> None:
+    proc.terminate()  # SIGTERM: the stack stops as on Ctrl-C
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, weibo) -> LocalStackClient:
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    # A ticket waits PHOTO_WAIT_S for its uploaded photo instead of 15 minutes.
+    proc, client = start_stack(weibo, log, "--parameter", f"PhotoWaitSeconds={PHOTO_WAIT_S}")
+    yield client
+    stop_stack(proc)
+
+
+@pytest.fixture
+def stack_process():
+    """(start, stop) for tests that need a stack of their own, e.g. to restart it."""
+    return start_stack, stop_stack

@@ -116,7 +116,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
     parameters = dict(p.split("=", 1) for p in args.parameter)
-    serve_forever(ROOT, args.port, visibility_timeout=int(visibility) if visibility else None, parameters=parameters)
+    serve_forever(
+        ROOT,
+        args.port,
+        visibility_timeout=int(visibility) if visibility else None,
+        parameters=parameters,
+        state_dir=Path(args.state) if args.state else None,
+    )
     return 0
 
 
@@ -199,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="a template parameter, as in sam deploy --parameter-overrides (e.g. AutoDispatchThreshold=0.8)",
+    )
+    p.add_argument(
+        "--state",
+        default=os.environ.get("LOCAL_STATE_DIR"),
+        metavar="DIR",
+        help="keep tables and buckets in DIR across restarts (default: $LOCAL_STATE_DIR; none: start empty)",
     )
     p.set_defaults(func=cmd_run)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from functools import partial
@@ -22,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from complaints_tools.local import outbox
+from complaints_tools.local import outbox, state
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
     MAX_BODY_BYTES,
@@ -54,12 +55,15 @@ class LocalStack:
         parameters: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
         max_environments: int = 4,
+        state_dir: Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.host, self.port = host, port
         self.parameters = parameters or {}
         self.visibility_timeout = visibility_timeout
         self.max_environments = max_environments
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.saver = None
         self.template: Template | None = None
         self.routes: list[Route] = []
         self.pollers: list[QueuePoller] = []
@@ -100,6 +104,11 @@ class LocalStack:
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
         self.template = tpl
         self.skipped = create_all(tpl)
+        if self.state_dir:
+            restored = state.restore(tpl, self.state_dir)
+            log.info("state kept in %s: %d items and objects restored", self.state_dir, restored)
+            self.saver = state.Saver(tpl, self.state_dir)
+            self.saver.start()
         self._subscribe_agencies()
         self._connect_weibo()
         self._start_functions()
@@ -303,6 +312,8 @@ class LocalStack:
             self._http.shutdown()
         for p in self.pollers:
             p.join(timeout=3)
+        if self.saver:
+            self.saver.stop()
         if self.fake_weibo:
             self.fake_weibo.stop()
         if self._moto:
@@ -324,10 +335,22 @@ def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
 
 
 def serve_forever(
-    root: Path, port: int, visibility_timeout: int | None = None, parameters: dict[str, str] | None = None
+    root: Path,
+    port: int,
+    visibility_timeout: int | None = None,
+    parameters: dict[str, str] | None = None,
+    state_dir: Path | None = None,
 ) -> None:
-    """Run until Ctrl-C. `visibility_timeout` (s) shortens retries for tests; else the queue's own applies."""
-    stack = LocalStack(root, port=port, visibility_timeout=visibility_timeout, parameters=parameters).start()
+    """Run until Ctrl-C or SIGTERM. `visibility_timeout` (s) shortens retries for tests; else the queue's own
+    applies. With `state_dir`, tables and buckets are kept there across restarts."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the stack as Ctrl-C does: state saved
+    stack = LocalStack(
+        root, port=port, visibility_timeout=visibility_timeout, parameters=parameters, state_dir=state_dir
+    ).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
     if stack.fake_weibo:
         fake = stack.fake_weibo
