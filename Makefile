@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 PORT ?= 3000
-MODEL := models/ruian-default/model.json.gz
+MODEL := models/ruian-default/weights.f64
 # The date written into the bundled model's card, so that `make model` reproduces it byte for byte.
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-
 import pytest
 
-from complaints.classifier.model import ARTIFACT, ModelLoadError, TextClassifier
+from complaints.classifier.model import ARTIFACT, VOCABULARY, WEIGHTS, ModelLoadError, TextClassifier
 from complaints_tools import training
 from complaints_tools.bootstrap import Place, generate, write_csv
 
@@ -16,7 +14,7 @@ def _train(city, folder, kind: str, seed: int = 1):
     write_csv(generate(places, per_category=40, seed=7), folder / "corpus.csv")
     texts, labels = training.read_labelled(folder / "corpus.csv")
     words = city.tokenizer_words()
-    grid = tuple(g for g in training.GRID if g[0] == kind)[:2]
+    grid = ((kind, 1.0), (kind, 10.0))
     result = training.fit(
         texts, labels, user_words=words, data_sha256="x", seed=seed, folds=3, grid=grid, progress=False
     )
@@ -48,7 +46,8 @@ def test_runtime_gives_the_same_labels_and_probabilities_as_scikit_learn(small_m
 def test_training_is_deterministic(small_model, tmp_path, city):
     folder, result, _ = small_model
     _train(city, tmp_path, result.model_kind)
-    assert (tmp_path / ARTIFACT).read_bytes() == (folder / ARTIFACT).read_bytes()
+    for name in (ARTIFACT, VOCABULARY, WEIGHTS):
+        assert (tmp_path / name).read_bytes() == (folder / name).read_bytes()
     assert (tmp_path / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text()
 
 
@@ -66,15 +65,23 @@ def test_the_bundled_model_routes_obvious_complaints(model_dir):
     assert (model_dir / "MODEL_CARD.md").exists()
 
 
-def test_a_missing_or_corrupt_model_fails_loudly(tmp_path):
+def test_a_missing_or_corrupt_model_fails_loudly(tmp_path, model_dir):
+    import shutil
+
     with pytest.raises(ModelLoadError):
         TextClassifier.load(tmp_path)
-    (tmp_path / ARTIFACT).write_bytes(b"not gzip")
+    (tmp_path / ARTIFACT).write_bytes(b"\x1f\x8bnot json")
     with pytest.raises(ModelLoadError):
         TextClassifier.load(tmp_path)
-    with gzip.open(tmp_path / ARTIFACT, "wt") as f:
-        f.write('{"format": "something-else"}')
+    (tmp_path / ARTIFACT).write_text('{"format": "something-else"}')
     with pytest.raises(ModelLoadError, match="format"):
+        TextClassifier.load(tmp_path)
+    # A truncated weights file (an interrupted copy) is caught, not predicted from.
+    for name in (ARTIFACT, VOCABULARY, WEIGHTS):
+        shutil.copy(model_dir / name, tmp_path / name)
+    TextClassifier.load(tmp_path)
+    (tmp_path / WEIGHTS).write_bytes((model_dir / WEIGHTS).read_bytes()[:-8])
+    with pytest.raises(ModelLoadError, match="weights"):
         TextClassifier.load(tmp_path)
 
 
@@ -94,5 +101,6 @@ def test_the_tokenizer_writes_nothing(tmp_path, monkeypatch):
     from complaints.classifier.features import Analyzer
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    assert Analyzer().words("上望街道薛里村有人焚烧垃圾") == ["上望", "街道", "薛里村", "有人", "焚烧", "垃圾"]
+    words = Analyzer(extra_words=["薛里村"]).words("上望街道薛里村有人焚烧垃圾")
+    assert words == ["上", "望", "街道", "薛里村", "有人", "焚烧", "垃圾"]
     assert list(tmp_path.iterdir()) == []

@@ -19,16 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from complaints.classifier.features import Analyzer, AnalyzerSpec
-from complaints.classifier.model import ARTIFACT, export
+from complaints.classifier.model import export
 
 # Candidates tried by cross-validation: (model, C).
-GRID: tuple[tuple[str, float], ...] = (
-    ("logreg", 10.0),
-    ("logreg", 30.0),
-    ("logreg", 100.0),
-    ("svm", 0.3),
-    ("svm", 1.0),
-)
+# Measured on 2,958 real messages (5-fold CV): the calibrated SVM beat logistic regression (C 10–100) by ~0.01
+# macro-F1 and fits in a fraction of the time; "logreg" stays available for a grid of one's own.
+GRID: tuple[tuple[str, float], ...] = (("svm", 1.0), ("svm", 3.0), ("svm", 10.0))
 MODELS = {
     "logreg": "multinomial logistic regression (softmax probabilities)",
     "svm": "linear SVM, probabilities by per-category sigmoid calibration on 5-fold cross-validated scores",
@@ -80,7 +76,7 @@ class TrainingResult:
         return coef, intercept, None
 
 
-def _estimator(kind: str, c: float, seed: int):
+def _estimator(kind: str, c: float, seed: int, calibrated: bool = True):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
@@ -89,7 +85,7 @@ def _estimator(kind: str, c: float, seed: int):
         return LogisticRegression(C=c, max_iter=5000)
     if kind == "svm":
         svm = LinearSVC(C=c, max_iter=20000, random_state=seed)
-        return CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)
+        return CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False) if calibrated else svm
     raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
 
 
@@ -168,7 +164,8 @@ def fit(
             x_train = vec.fit_transform([docs[i] for i in train])
             x_test = vec.transform([docs[i] for i in test])
             for kind, c in grid:
-                predicted = _estimator(kind, c, seed).fit(x_train, y[train]).predict(x_test)
+                # Model selection compares the SVM's own decisions; calibration (five more fits) comes at the end.
+                predicted = _estimator(kind, c, seed, calibrated=False).fit(x_train, y[train]).predict(x_test)
                 scores[(kind, c)].append(
                     (f1_score(y[test], predicted, average="macro"), accuracy_score(y[test], predicted))
                 )
@@ -219,12 +216,14 @@ def sklearn_pipeline(result: TrainingResult):
 def save(
     result: TrainingResult, out_dir: str | Path, *, user_words: list[str], data_name: str, date: str | None = None
 ) -> Path:
-    """Write `model.json.gz` and `MODEL_CARD.md` into out_dir."""
+    """Write the model (`model.json`, `vocabulary.txt`, `weights.f64`) and `MODEL_CARD.md` into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     coef, intercept, sigmoid = result.linear_parts()
+    for old in out.glob("model.json.gz"):  # the format before complaints-linear/3
+        old.unlink()
     export(
-        out / ARTIFACT,
+        out,
         classes=result.classes,
         vocabulary=result.vectorizer.vocabulary_,
         idf=result.vectorizer.idf_,
@@ -241,6 +240,7 @@ def save(
 
 def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> str:
     date = date or datetime.now(UTC).date().isoformat()
+    spec = result.analyzer.spec
     versions = {p: _version(p) for p in ("scikit-learn", "numpy", "scipy", "jieba")}
     lines = [
         "# Model card: complaint category classifier",
@@ -254,7 +254,8 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         f"| trained on | `{data_name}` ({sum(result.counts.values())} rows) |",
         f"| data sha256 | `{result.data_sha256}` |",
         f"| date | {date} |",
-        "| features | jieba words (user dictionary + city place names), word 1–2-grams and character 2–3-grams, "
+        f"| features | jieba words (pruned dictionary, user dictionary, city place names) as word "
+        f"{_span(spec.word_ngrams)}-grams and character {_span(spec.char_ngrams)}-grams, "
         "TF-IDF (sublinear tf, l2) |",
         f"| model | {MODELS[result.model_kind]}, C = {result.best_c:g} |",
         f"| chosen by | {result.cv_folds}-fold stratified cross-validation on the training data, macro-F1 |",
@@ -288,6 +289,11 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         "",
     ]
     return "\n".join(lines)
+
+
+def _span(lo_hi: tuple[int, int]) -> str:
+    lo, hi = lo_hi
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
 def sha256_file(path: str | Path) -> str:

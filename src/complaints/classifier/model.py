@@ -1,17 +1,18 @@
 """The runtime classifier: exported TF-IDF weights and a linear model, predicted in plain Python.
 
-The artifact is `model.json.gz` in a model folder (next to its MODEL_CARD.md): the vocabulary in column order,
-and the IDF weights, the coefficients (one row per category) and the intercepts as little-endian float64
-arrays. Prediction repeats scikit-learn's TfidfVectorizer(sublinear_tf, l2) followed by a linear model whose
-scores become probabilities by softmax (multinomial logistic regression) or by per-category sigmoids,
-normalised (CalibratedClassifierCV with the sigmoid method) — to within 1e-6, which a test checks.
+A model folder holds `model.json` (categories, tokenizer settings, intercepts, calibration), `vocabulary.txt`
+(one feature per line, in column order) and `weights.f64` (little-endian float64: the IDF row, then one
+coefficient row per category), next to its MODEL_CARD.md. Raw arrays load in milliseconds where parsing them
+from JSON took most of a cold start for a city-sized vocabulary.
+
+Prediction repeats scikit-learn's TfidfVectorizer(sublinear_tf, l2) followed by a linear model whose scores
+become probabilities by softmax (multinomial logistic regression) or by per-category sigmoids, normalised
+(CalibratedClassifierCV with the sigmoid method) — to within 1e-6, which a test checks.
 No numpy: the classify function ships without it, and one message needs a few thousand multiplications.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import math
 import operator
@@ -24,8 +25,10 @@ from pathlib import Path
 
 from complaints.classifier.features import Analyzer, AnalyzerSpec
 
-ARTIFACT = "model.json.gz"
-FORMAT = "complaints-linear/2"
+ARTIFACT = "model.json"
+VOCABULARY = "vocabulary.txt"
+WEIGHTS = "weights.f64"
+FORMAT = "complaints-linear/3"
 
 
 class ModelLoadError(RuntimeError):
@@ -39,16 +42,16 @@ class Prediction:
     top3: list[tuple[str, float]]
 
 
-def _floats(values: Iterable[float]) -> str:
+def _to_bytes(values: Iterable[float]) -> bytes:
     a = array("d", values)
     if sys.byteorder != "little":
         a.byteswap()
-    return base64.b64encode(a.tobytes()).decode("ascii")
+    return a.tobytes()
 
 
-def _unfloats(text: str) -> array:
+def _from_bytes(data: bytes) -> array:
     a = array("d")
-    a.frombytes(base64.b64decode(text))
+    a.frombytes(data)
     if sys.byteorder != "little":
         a.byteswap()
     return a
@@ -79,46 +82,41 @@ class TextClassifier:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> TextClassifier:
-        path = Path(model_dir) / ARTIFACT
+        folder = Path(model_dir)
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                raw = json.load(f)
+            raw = json.loads((folder / ARTIFACT).read_text(encoding="utf-8"))
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+                found = raw.get("format") if isinstance(raw, dict) else None
+                raise ModelLoadError(f"{folder / ARTIFACT}: format {found!r}, expected {FORMAT!r}")
+            vocabulary = (folder / VOCABULARY).read_text(encoding="utf-8").split("\n")
+            weights = _from_bytes((folder / WEIGHTS).read_bytes())
         except (OSError, ValueError) as e:
-            raise ModelLoadError(f"cannot read model {path}: {e}") from e
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-            found = raw.get("format") if isinstance(raw, dict) else None
-            raise ModelLoadError(f"{path}: format {found!r}, expected {FORMAT!r}")
+            raise ModelLoadError(f"cannot read the model in {folder}: {e}") from e
         try:
-            vocabulary = raw["vocabulary"]
-            idf = _unfloats(raw["idf"])
-            coef = [_unfloats(row) for row in raw["coef"]]
+            n, k = len(vocabulary), len(raw["classes"])
+            if len(weights) != n * (k + 1):
+                raise ValueError(f"{len(weights)} weights for {n} features and {k} categories")
+            idf = weights[:n]
+            coef = [weights[n * (i + 1) : n * (i + 2)] for i in range(k)]
             output = raw["output"]
             sigmoid = (output["a"], output["b"]) if output["kind"] == "sigmoid" else None
-            if len(idf) != len(vocabulary) or any(len(row) != len(vocabulary) for row in coef):
-                raise ValueError("vocabulary and weights differ in length")
-            if len(coef) != len(raw["classes"]):
-                raise ValueError("one coefficient row per category expected")
+            spec = AnalyzerSpec.from_dict(raw["analyzer"])
         except (KeyError, TypeError, ValueError) as e:
-            raise ModelLoadError(f"{path}: damaged model: {e}") from e
+            raise ModelLoadError(f"{folder}: damaged model: {e}") from e
         # The tokenizer's extra words travel with the model, so run time splits text exactly as training did.
-        analyzer = Analyzer(AnalyzerSpec.from_dict(raw["analyzer"]), extra_words=raw.get("user_words", ()))
-        return cls(
-            raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw.get("sublinear_tf", True), sigmoid
-        )
+        analyzer = Analyzer(spec, extra_words=raw.get("user_words", ()))
+        return cls(raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"], sigmoid)
 
     def scores(self, text: str) -> list[float]:
         """The linear model's decision scores, one per category."""
-        index = self.index_
-        counts = Counter(i for i in map(index.get, self.analyzer(text)) if i is not None)
+        counts = Counter(filter(_not_none, map(self.index_.get, self.analyzer(text))))
         cols = list(counts)
-        tf = [1.0 + math.log(n) if self.sublinear_tf else float(n) for n in counts.values()]
+        tf = [1.0 + math.log(n) for n in counts.values()] if self.sublinear_tf else [float(n) for n in counts.values()]
         weights = list(map(operator.mul, tf, map(self.idf_.__getitem__, cols)))
-        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        norm = math.sqrt(_sumprod(weights, weights)) or 1.0
         weights = [w / norm for w in weights]
-        return [
-            b + sum(map(operator.mul, weights, map(row.__getitem__, cols)))
-            for b, row in zip(self.intercept_, self.coef_, strict=True)
-        ]
+        rows = zip(self.intercept_, self.coef_, strict=True)
+        return [b + _sumprod(weights, map(row.__getitem__, cols)) for b, row in rows]
 
     def predict_proba_one(self, text: str) -> list[float]:
         scores = self.scores(text)
@@ -139,6 +137,18 @@ class TextClassifier:
         return Prediction(category=ranked[0][0], confidence=ranked[0][1], top3=ranked[:3])
 
 
+def _not_none(x: object) -> bool:
+    return x is not None
+
+
+def _sumprod_py(a: Iterable[float], b: Iterable[float]) -> float:
+    return sum(map(operator.mul, a, b))
+
+
+# math.sumprod (Python 3.12) does the multiply-add loop in C; 3.11 gets the same result from map().
+_sumprod = getattr(math, "sumprod", _sumprod_py)
+
+
 def _expit(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -147,7 +157,7 @@ def _expit(x: float) -> float:
 
 
 def export(
-    path: str | Path,
+    folder: str | Path,
     *,
     classes: Sequence[str],
     vocabulary: dict[str, int],
@@ -159,12 +169,15 @@ def export(
     sublinear_tf: bool,
     sigmoid: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> None:
-    """Write a model artifact from fitted scikit-learn parts (training side); byte-identical for equal inputs.
+    """Write a model from fitted scikit-learn parts (training side); byte-identical for equal inputs.
 
     `coef` has one row per category (a two-category logistic regression's single row is given as two).
     `sigmoid` holds the per-category Platt parameters (a, b) when the scores are calibrated that way.
     """
+    folder = Path(folder)
     terms = sorted(vocabulary, key=vocabulary.__getitem__)
+    if any("\n" in t for t in terms):
+        raise ValueError("a feature contains a line break")
     cols = [vocabulary[t] for t in terms]
     doc = {
         "format": FORMAT,
@@ -178,10 +191,10 @@ def export(
             if sigmoid
             else {"kind": "softmax"}
         ),
-        "vocabulary": terms,
-        "idf": _floats(float(idf[c]) for c in cols),
-        "coef": [_floats(float(row[c]) for c in cols) for row in coef],
+        "features": len(terms),
     }
-    data = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
-        f.write(data)
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+    (folder / ARTIFACT).write_text(text, encoding="utf-8")
+    (folder / VOCABULARY).write_text("\n".join(terms), encoding="utf-8")
+    rows = [[float(idf[c]) for c in cols], *([float(row[c]) for c in cols] for row in coef)]
+    (folder / WEIGHTS).write_bytes(b"".join(_to_bytes(r) for r in rows))
