@@ -57,11 +57,26 @@ def per_message(fn, texts: list[str]) -> list[float]:
 
 
 def package_mb() -> float | None:
+    """Unzipped size of what Lambda gets for classify: its code and every layer it runs with.
+
+    `sam build` copies the function and the layers it builds into .aws-sam/build; layers without a build
+    method (the city file, the model) are zipped from their ContentUri as they are.
+    """
+    from complaints_tools.local.template import load_template
+
+    tpl = load_template(ROOT / "template.yaml")
     build = ROOT / ".aws-sam" / "build"
-    if not all((build / p).is_dir() for p in CLASSIFY_PARTS):
-        return None
-    size = sum(f.stat().st_size for p in CLASSIFY_PARTS for f in (build / p).rglob("*") if f.is_file())
-    return size / 1e6
+    folders = []
+    for part in CLASSIFY_PARTS:
+        props = tpl["Resources"][part]["Properties"]
+        built = build / part
+        if built.is_dir():
+            folders.append(built)
+        elif "BuildMethod" not in tpl["Resources"][part].get("Metadata", {}) and "ContentUri" in props:
+            folders.append(ROOT / props["ContentUri"])
+        else:
+            return None  # not built yet
+    return sum(f.stat().st_size for d in folders for f in d.rglob("*") if f.is_file()) / 1e6
 
 
 def main() -> int:

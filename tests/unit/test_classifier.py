@@ -14,7 +14,7 @@ def _train(city, folder, kind: str, seed: int = 1):
     write_csv(generate(places, per_category=40, seed=7), folder / "corpus.csv")
     texts, labels = training.read_labelled(folder / "corpus.csv")
     words = city.tokenizer_words()
-    grid = ((kind, 1.0), (kind, 10.0))
+    grid = ((kind, 1.0, 2), (kind, 10.0, 2))
     result = training.fit(
         texts, labels, user_words=words, data_sha256="x", seed=seed, folds=3, grid=grid, progress=False
     )

@@ -110,13 +110,16 @@ class TextClassifier:
     def scores(self, text: str) -> list[float]:
         """The linear model's decision scores, one per category."""
         counts = Counter(filter(_not_none, map(self.index_.get, self.analyzer(text))))
-        cols = list(counts)
+        if not counts:
+            return list(self.intercept_)
+        # One C-level gather per row instead of a Python call per feature.
+        gather = operator.itemgetter(*counts) if len(counts) > 1 else lambda row, c=next(iter(counts)): (row[c],)
         tf = [1.0 + math.log(n) for n in counts.values()] if self.sublinear_tf else [float(n) for n in counts.values()]
-        weights = list(map(operator.mul, tf, map(self.idf_.__getitem__, cols)))
+        weights = list(map(operator.mul, tf, gather(self.idf_)))
         norm = math.sqrt(_sumprod(weights, weights)) or 1.0
         weights = [w / norm for w in weights]
         rows = zip(self.intercept_, self.coef_, strict=True)
-        return [b + _sumprod(weights, map(row.__getitem__, cols)) for b, row in rows]
+        return [b + _sumprod(weights, gather(row)) for b, row in rows]
 
     def predict_proba_one(self, text: str) -> list[float]:
         scores = self.scores(text)
