@@ -1686,7 +1686,17 @@ _LONG_CLOSE = (
     "老百姓的事无小事，希望[领导|政府]能把这件事放在心上。万分感谢！",
     "如需核实情况，可以[到现场|随时]来看。谢谢！",
 )
-_LONG_OPEN = ("我想反映一个问题。", "具体情况如下：", "有件事困扰我们很久了。", "想反映一个困扰我们很久的问题。")
+# Phrases any complaint may carry ("怎么办", "我想问一下"): spread over every category, so that the model learns
+# they say nothing about the category and a message made only of them stays uncertain (and goes to triage).
+_LONG_OPEN = (
+    "我想反映一个问题。",
+    "具体情况如下：",
+    "有件事困扰我们很久了。",
+    "想反映一个困扰我们很久的问题。",
+    "我想问一下，",
+    "不知道这个事情该怎么办才好，",
+    "请问这种情况到底该找谁？",
+)
 _POLITE_CLOSE = (
     "谢谢！",
     "万分感谢！",
@@ -1695,6 +1705,8 @@ _POLITE_CLOSE = (
     "麻烦了，谢谢领导！",
     "期待您的回复。",
     "望回复！",
+    "到底怎么办才好？谢谢！",
+    "请问该怎么办？盼复。",
 )
 _WEIBO_OPEN = ("#瑞安# ", "#瑞网议事厅# ", "吐槽一下：", "实在忍不了了！", "", "", "求助！", "曝光一下，", "真的无语，")
 _WEIBO_END = (
