@@ -1,8 +1,8 @@
 """Training: jieba words and characters → TF-IDF → a linear model with calibrated probabilities.
 
 The model's C and min_df are chosen by stratified cross-validation on the training data only (macro-F1): a
-linear SVM whose scores become probabilities by a softmax with a temperature fitted on cross-validated scores
-(or, on request, multinomial logistic regression). scikit-learn is used here only: the
+linear SVM whose scores are calibrated by per-category sigmoids fitted on cross-validated scores (or, on
+request, multinomial logistic regression). scikit-learn is used here only: the
 exported artifact is predicted in plain Python by `complaints.classifier.model.TextClassifier`, which a test
 checks against the fitted pipeline.
 """
@@ -32,7 +32,7 @@ from complaints.classifier.model import export
 GRID: tuple[tuple[str, float, int], ...] = tuple(("svm", c, min_df) for min_df in (2, 3) for c in (1.0, 3.0, 10.0))
 MODELS = {
     "logreg": "multinomial logistic regression (softmax probabilities)",
-    "svm": "linear SVM, probabilities by a softmax whose temperature is fitted on 5-fold cross-validated scores",
+    "svm": "linear SVM, per-category sigmoid calibration on 5-fold cross-validated scores (sum capped at 1)",
 }
 
 
@@ -66,80 +66,66 @@ class TrainingResult:
         )
 
     def linear_parts(self):
-        """(coef rows, intercepts) of the fitted model, one row per category, whose softmax is the probability."""
+        """(coef rows, intercepts, sigmoid (a, b) or None) of the fitted model, one row per category."""
         if self.model_kind == "svm":
-            svm, t = self.model.svm_, self.model.temperature_
-            coef, intercept = svm.coef_ / t, svm.intercept_ / t
-        else:
-            coef, intercept = self.model.coef_, self.model.intercept_
+            calibrated = self.model.calibrated_.calibrated_classifiers_[0]
+            svm = calibrated.estimator
+            a = [c.a_ for c in calibrated.calibrators]
+            b = [c.b_ for c in calibrated.calibrators]
+            if len(self.classes) == 2:  # the binary case never occurs for a city's categories; refuse clearly
+                raise ValueError("the SVM export needs at least three categories")
+            return svm.coef_, svm.intercept_, (a, b)
+        coef, intercept = self.model.coef_, self.model.intercept_
         if len(self.classes) == 2:
-            # scikit-learn keeps one row for two categories: softmax([-s/2, s/2]) is exactly sigmoid(s).
+            # scikit-learn keeps one row for two categories: softmax([-s/2, s/2]) is exactly its sigmoid(s).
             coef, intercept = [-coef[0] / 2, coef[0] / 2], [-intercept[0] / 2, intercept[0] / 2]
-        return coef, intercept
+        return coef, intercept, None
 
 
-class TemperatureSVC(ClassifierMixin, BaseEstimator):
-    """A linear SVM whose scores become probabilities by a softmax with one temperature.
+class CalibratedSVC(ClassifierMixin, BaseEstimator):
+    """A linear SVM with one sigmoid per category fitted on 5-fold cross-validated scores (Platt scaling).
 
-    The temperature is the one with the lowest log-loss on 5-fold cross-validated scores. Per-category
-    sigmoids normalised afterwards (CalibratedClassifierCV) gave a message without any evidence — "你好，我想问一下"
-    — 0.88 for some category, which would dispatch it; a softmax of near-equal scores stays near-uniform and
-    sends it to triage.
+    scikit-learn's CalibratedClassifierCV then always divides by the sum of the sigmoids; here the division
+    only happens when the sum exceeds 1. A message no category claims ("你好，我想问一下这个事情到底怎么办才好":
+    every sigmoid low) keeps low probabilities and goes to triage instead of being inflated to a confident
+    guess. The ranking of confident messages barely changes (cross-validated precision at 70 % coverage on
+    the real messages: 0.978 capped, 0.981 always normalised, 0.976 for a temperature-scaled softmax).
     """
 
-    def __init__(self, C: float = 1.0, cv: int = 5, random_state: int = 0) -> None:
-        self.C, self.cv, self.random_state = C, cv, random_state
+    def __init__(self, C: float = 1.0, random_state: int = 0) -> None:
+        self.C, self.random_state = C, random_state
 
-    def _svm(self):
+    def fit(self, x, y) -> CalibratedSVC:
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=self.C, max_iter=20000, random_state=self.random_state)
-
-    @staticmethod
-    def _two_columns(scores):
-        import numpy as np
-
-        return np.column_stack([-scores / 2, scores / 2]) if scores.ndim == 1 else scores
-
-    def fit(self, x, y) -> TemperatureSVC:
-        import numpy as np
-        from scipy.optimize import minimize_scalar
-        from scipy.special import log_softmax
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
-        scores = self._two_columns(cross_val_predict(self._svm(), x, y, cv=folds, method="decision_function"))
-        self.svm_ = self._svm().fit(x, y)
-        self.classes_ = self.svm_.classes_
-        truth = np.searchsorted(self.classes_, y)
-
-        def log_loss(log_t: float) -> float:
-            return -float(np.mean(log_softmax(scores / np.exp(log_t), axis=1)[np.arange(len(truth)), truth]))
-
-        best = minimize_scalar(log_loss, bounds=(np.log(0.01), np.log(100.0)), method="bounded")
-        self.temperature_ = float(np.exp(best.x))
+        svm = LinearSVC(C=self.C, max_iter=20000, random_state=self.random_state)
+        self.calibrated_ = CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False).fit(x, y)
+        self.classes_ = self.calibrated_.classes_
         return self
 
-    def decision_function(self, x):
-        return self._two_columns(self.svm_.decision_function(x))
-
     def predict_proba(self, x):
-        from scipy.special import softmax
+        import numpy as np
 
-        return softmax(self.decision_function(x) / self.temperature_, axis=1)
+        calibrated = self.calibrated_.calibrated_classifiers_[0]
+        scores = calibrated.estimator.decision_function(x)
+        p = np.column_stack([c.predict(scores[:, k]) for k, c in enumerate(calibrated.calibrators)])
+        return p / np.maximum(1.0, p.sum(axis=1))[:, None]
 
     def predict(self, x):
-        return self.classes_[self.decision_function(x).argmax(axis=1)]
+        return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
 def _estimator(kind: str, c: float, seed: int, calibrated: bool = True):
     from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     if kind == "logreg":
         return LogisticRegression(C=c, max_iter=5000)
     if kind == "svm":
-        svm = TemperatureSVC(C=c, random_state=seed)
-        return svm if calibrated else svm._svm()
+        return (
+            CalibratedSVC(C=c, random_state=seed) if calibrated else LinearSVC(C=c, max_iter=20000, random_state=seed)
+        )
     raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
 
 
@@ -277,7 +263,7 @@ def save(
     """Write the model (`model.json`, `vocabulary.txt`, `weights.f64`) and `MODEL_CARD.md` into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    coef, intercept = result.linear_parts()
+    coef, intercept, sigmoid = result.linear_parts()
     for old in out.glob("model.json.gz"):  # the format before complaints-linear/3
         old.unlink()
     export(
@@ -290,6 +276,7 @@ def save(
         analyzer_spec=result.analyzer.spec,
         user_words=user_words,
         sublinear_tf=True,
+        sigmoid=sigmoid,
     )
     (out / "MODEL_CARD.md").write_text(model_card(result, data_name=data_name, date=date), encoding="utf-8")
     return out

@@ -6,8 +6,8 @@ coefficient row per category), next to its MODEL_CARD.md. Raw arrays load in mil
 from JSON took most of a cold start for a city-sized vocabulary.
 
 Prediction repeats scikit-learn's TfidfVectorizer(sublinear_tf, l2) followed by a linear model whose scores
-become probabilities by a softmax (logistic regression, or a linear SVM with its temperature folded into the
-weights) — to within 1e-6, which a test checks.
+become probabilities by softmax (multinomial logistic regression) or by per-category sigmoids (Platt
+scaling), divided by their sum when it exceeds 1 — to within 1e-6, which a test checks.
 No numpy: the classify function ships without it, and one message needs a few thousand multiplications.
 """
 
@@ -69,6 +69,7 @@ class TextClassifier:
         intercept: list[float],
         analyzer: Analyzer,
         sublinear_tf: bool = True,
+        sigmoid: tuple[list[float], list[float]] | None = None,
     ) -> None:
         self.classes_ = classes
         self.index_ = {term: i for i, term in enumerate(vocabulary)}
@@ -77,6 +78,7 @@ class TextClassifier:
         self.intercept_ = intercept
         self.analyzer = analyzer
         self.sublinear_tf = sublinear_tf
+        self.sigmoid_ = sigmoid
 
     @classmethod
     def load(cls, model_dir: str | Path) -> TextClassifier:
@@ -96,12 +98,14 @@ class TextClassifier:
                 raise ValueError(f"{len(weights)} weights for {n} features and {k} categories")
             idf = weights[:n]
             coef = [weights[n * (i + 1) : n * (i + 2)] for i in range(k)]
+            output = raw["output"]
+            sigmoid = (output["a"], output["b"]) if output["kind"] == "sigmoid" else None
             spec = AnalyzerSpec.from_dict(raw["analyzer"])
         except (KeyError, TypeError, ValueError) as e:
             raise ModelLoadError(f"{folder}: damaged model: {e}") from e
         # The tokenizer's extra words travel with the model, so run time splits text exactly as training did.
         analyzer = Analyzer(spec, extra_words=raw.get("user_words", ()))
-        return cls(raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"])
+        return cls(raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"], sigmoid)
 
     def scores(self, text: str) -> list[float]:
         """The linear model's decision scores, one per category."""
@@ -119,6 +123,13 @@ class TextClassifier:
 
     def predict_proba_one(self, text: str) -> list[float]:
         scores = self.scores(text)
+        if self.sigmoid_:
+            a, b = self.sigmoid_
+            # scikit-learn's _SigmoidCalibration: p = 1 / (1 + exp(a·s + b)); scaled down only if they sum
+            # above 1, so that a message no category claims keeps low probabilities (and goes to triage).
+            p = [_expit(-(ak * s + bk)) for s, ak, bk in zip(scores, a, b, strict=True)]
+            total = sum(p)
+            return [x / total for x in p] if total > 1.0 else p
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
@@ -142,6 +153,13 @@ def _sumprod_py(a: Iterable[float], b: Iterable[float]) -> float:
 _sumprod = getattr(math, "sumprod", _sumprod_py)
 
 
+def _expit(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
 def export(
     folder: str | Path,
     *,
@@ -153,11 +171,12 @@ def export(
     analyzer_spec: AnalyzerSpec,
     user_words: Iterable[str],
     sublinear_tf: bool,
+    sigmoid: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> None:
     """Write a model from fitted scikit-learn parts (training side); byte-identical for equal inputs.
 
-    `coef` has one row per category (a two-category model's single row is given as two); the probabilities are
-    the softmax of the scores.
+    `coef` has one row per category (a two-category logistic regression's single row is given as two).
+    `sigmoid` holds the per-category Platt parameters (a, b) when the scores are calibrated that way.
     """
     folder = Path(folder)
     terms = sorted(vocabulary, key=vocabulary.__getitem__)
@@ -171,6 +190,11 @@ def export(
         "user_words": sorted(set(user_words)),
         "sublinear_tf": sublinear_tf,
         "intercept": [float(x) for x in intercept],
+        "output": (
+            {"kind": "sigmoid", "a": [float(x) for x in sigmoid[0]], "b": [float(x) for x in sigmoid[1]]}
+            if sigmoid
+            else {"kind": "softmax"}
+        ),
         "features": len(terms),
     }
     text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
