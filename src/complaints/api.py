@@ -123,7 +123,7 @@ class PhotoOut(BaseModel):
 class TicketOut(BaseModel):
     id: str
     ticket_no: int
-    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "dispatched", "triage"]
+    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "routing", "dispatched", "triage"]
     category: str | None
     department: str | None
     district: str | None

@@ -144,3 +144,21 @@ def test_work_queue_delays_messages(stack):
     url = stack.physical["ClassifyQueue"]["Ref"]
     SqsWorkQueue(url).send({"ticket_id": "later"}, delay_s=900)
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=url)
+
+
+def test_a_claim_is_conditional_on_its_holder_and_leaves_no_history(stack):
+    repo = DynamoTicketRepository(stack.physical["TicketsTable"]["Ref"])
+    repo.create(new_ticket("c" * 32, 9))
+    at = now_iso()
+    claim = HistoryEntry(status=Status.ROUTING, at=at)
+    fields = {"routing_claim": "w1", "routing_since": at}
+    assert repo.transition("c" * 32, Status.RECEIVED, claim, fields, {"routing_claim": None}, record=False)
+    # A second worker expecting no claim, or another holder, changes nothing.
+    assert not repo.transition("c" * 32, Status.ROUTING, claim, fields, {"routing_claim": None}, record=False)
+    done = HistoryEntry(status=Status.DISPATCHED, at=now_iso(), note="市生态环境局")
+    free = {"routing_claim": None, "routing_since": None}
+    assert not repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w2"})
+    assert repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w1"})
+    ticket = repo.get("c" * 32)
+    assert ticket.status is Status.DISPATCHED and ticket.routing_claim is None and ticket.routing_since is None
+    assert [h.status for h in ticket.history] == ["received", "dispatched"]

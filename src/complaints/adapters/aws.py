@@ -63,14 +63,30 @@ class DynamoTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.table.delete_item(Key={"pk": f"ticket#{ticket_id}"})
 
-    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
-        names = {"#s": "status", "#h": "history"}
-        values = {
-            ":from": from_status.value,
-            ":to": entry.status.value,
-            ":entry": _to_dynamo([entry.model_dump(mode="json", exclude_none=True)]),
-        }
-        sets = ["#s = :to", "#h = list_append(#h, :entry)"]
+    def transition(
+        self,
+        ticket_id: str,
+        from_status: Status,
+        entry: HistoryEntry,
+        fields: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+        record: bool = True,
+    ) -> bool:
+        names = {"#s": "status"}
+        values = {":from": from_status.value, ":to": entry.status.value}
+        sets = ["#s = :to"]
+        if record:
+            names["#h"] = "history"
+            values[":entry"] = _to_dynamo([entry.model_dump(mode="json", exclude_none=True)])
+            sets.append("#h = list_append(#h, :entry)")
+        conditions = ["#s = :from"]
+        for i, (key, value) in enumerate(sorted((expect or {}).items())):
+            names[f"#e{i}"] = key
+            if value is None:
+                conditions.append(f"attribute_not_exists(#e{i})")
+            else:
+                values[f":e{i}"] = _to_dynamo(value)
+                conditions.append(f"#e{i} = :e{i}")
         removes = []
         for i, (key, value) in enumerate(sorted(fields.items())):
             names[f"#f{i}"] = key
@@ -84,7 +100,7 @@ class DynamoTicketRepository:
             self.table.update_item(
                 Key={"pk": f"ticket#{ticket_id}"},
                 UpdateExpression=expression,
-                ConditionExpression="#s = :from",
+                ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )

@@ -30,13 +30,23 @@ class MemoryTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.items.pop(ticket_id, None)
 
-    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
+    def transition(
+        self,
+        ticket_id: str,
+        from_status: Status,
+        entry: HistoryEntry,
+        fields: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+        record: bool = True,
+    ) -> bool:
         t = self.items.get(ticket_id)
         if t is None or t.status is not from_status:
             return False
+        if any(getattr(t, k) != v for k, v in (expect or {}).items()):
+            return False
         data = t.model_dump() | fields
         data["status"] = entry.status
-        data["history"] = [*t.history, entry]
+        data["history"] = [*t.history, entry] if record else t.history
         self.items[ticket_id] = Ticket.model_validate(data)
         return True
 

@@ -35,3 +35,7 @@ class TemporarilyUnavailable(DeskError):
     """A downstream service failed; nothing was kept, and the citizen may retry (503)."""
 
     code = "unavailable"
+
+
+class RoutingInProgress(Exception):
+    """Another route worker holds the ticket; the message is retried later (not a DeskError: no citizen sees it)."""

@@ -16,6 +16,8 @@ class Status(StrEnum):
     PHOTO_REJECTED = "photo_rejected"  # the uploaded photo was refused; the complaint goes on without it
     RECEIVED = "received"
     CLASSIFIED = "classified"
+    # Claimed by one route worker, which is publishing it now. Not in the history: a lease, not a step.
+    ROUTING = "routing"
     DISPATCHED = "dispatched"
     TRIAGE = "triage"
 
@@ -89,6 +91,11 @@ class Ticket(BaseModel):
     district_source: Literal["location", "text"] | None = None
     confidence: float | None = None
     top3: list[tuple[str, float]] | None = None
+    # The route worker holding the ticket (status `routing`) and since when; see ComplaintDesk.route.
+    routing_claim: str | None = None
+    routing_since: str | None = None
+    # The contact details sealed by the ContactVault (KMS): ciphertext only, never the details themselves.
+    contact_sealed: str | None = None
 
     def to_public(self, photo_links: dict[str, str] | None = None) -> dict:
         """What the citizen who holds the receipt may see: no contact, no receipt hash, no storage keys, no photo
