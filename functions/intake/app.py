@@ -21,7 +21,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from complaints import __version__, wiring
-from complaints.api import ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
+from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk import NewComplaint, PhotoUpload
 
@@ -38,6 +38,8 @@ _ERRORS = {
     errors.PhotoRejected: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.TicketNotFound: HTTPStatus.NOT_FOUND,
     errors.TemporarilyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.RequestInProgress: HTTPStatus.CONFLICT,
 }
 
 
@@ -53,10 +55,32 @@ def _error(status: HTTPStatus, code: str, message: str) -> Response:
     "/complaints",
     responses={
         201: {"description": "Ticket created", "content": {"application/json": {"model": ComplaintCreated}}},
+        409: {"description": "Same Idempotency-Key in progress", "content": {"application/json": {"model": ErrorOut}}},
         422: {"description": "Invalid complaint", "content": {"application/json": {"model": ErrorOut}}},
     },
 )
-def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[ComplaintCreated]:
+def post_complaint(
+    complaint: Annotated[ComplaintIn, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="A fresh UUID per complaint, the same on every retry of it: a retry gets the same ticket",
+        ),
+    ] = None,
+) -> Response[ComplaintCreated]:
+    payload = complaint.model_dump(mode="json", exclude_none=True)
+    created = submit_once.run(idempotency_key, payload) if idempotency_key else _submit(payload)
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=ComplaintCreated.model_validate(created),
+    )
+
+
+def _submit(payload: dict) -> dict:
+    complaint = ComplaintIn.model_validate(payload)
     receipt = desk.submit(
         NewComplaint(
             text=complaint.text,
@@ -67,11 +91,10 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
     )
-    return Response(
-        status_code=HTTPStatus.CREATED,
-        content_type=content_types.APPLICATION_JSON,
-        body=ComplaintCreated.model_validate(vars(receipt)),
-    )
+    return vars(receipt)
+
+
+submit_once = wiring.once_per_key("intake.post_complaint", _submit)
 
 
 @app.get(
@@ -136,4 +159,5 @@ def _not_found(e: NotFoundError) -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    submit_once.register_context(context)
     return app.resolve(event, context)

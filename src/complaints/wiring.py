@@ -28,6 +28,7 @@ class Settings(BaseModel):
     weibo_token_parameter: str | None = None
     photo_wait_seconds: int = Field(default=MAX_PHOTO_WAIT_SECONDS, ge=1, le=MAX_PHOTO_WAIT_SECONDS)
     keep_photo_originals: bool = False
+    idempotency_table: str | None = None
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -52,6 +53,13 @@ def _tickets(settings: Settings):
 def intake_desk() -> ComplaintDesk:
     s = Settings.from_env("photos_bucket", "classify_queue_url")
     return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds)
+
+
+def once_per_key(name: str, fn):
+    """`fn` behind the Idempotency-Key: see complaints.adapters.idempotency."""
+    from complaints.adapters.idempotency import OncePerKey
+
+    return OncePerKey(name, fn, Settings.from_env("idempotency_table").idempotency_table)
 
 
 def photo_desk() -> ComplaintDesk:

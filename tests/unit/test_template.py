@@ -99,10 +99,12 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
             desc = ddb.describe_table(TableName=tpl.physical[logical]["Ref"])["Table"]
             assert desc["KeySchema"] == res["Properties"]["KeySchema"]
             backups = ddb.describe_continuous_backups(TableName=tpl.physical[logical]["Ref"])
-            assert (
-                backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
-                == "ENABLED"
-            )
+            pitr = res["Properties"].get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+            got = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+            assert got == ("ENABLED" if pitr else "DISABLED")
+            ttl = ddb.describe_time_to_live(TableName=tpl.physical[logical]["Ref"])["TimeToLiveDescription"]
+            if "TimeToLiveSpecification" in res["Properties"]:
+                assert ttl["AttributeName"] == res["Properties"]["TimeToLiveSpecification"]["AttributeName"]
         for logical, res in tpl.of_type("AWS::SQS::Queue").items():
             attrs = sqs.get_queue_attributes(QueueUrl=tpl.physical[logical]["Ref"], AttributeNames=["All"])[
                 "Attributes"

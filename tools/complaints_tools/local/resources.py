@@ -44,6 +44,9 @@ def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         BillingMode=props.get("BillingMode", "PROVISIONED"),
         SSESpecification={"Enabled": bool(props.get("SSESpecification", {}).get("SSEEnabled", False))},
     )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False)
     if pitr:
         ddb.update_continuous_backups(
