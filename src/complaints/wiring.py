@@ -85,11 +85,17 @@ def classify_desk() -> ComplaintDesk:
     from complaints.classifier.model import TextClassifier
 
     s = Settings.from_env("route_queue_url", "model_dir")
+    try:
+        classifier = TextClassifier.load(s.model_dir)
+    except Exception as e:
+        # An init error: every batch fails, tickets wait in the queue and then its dead-letter queue (alarms
+        # ClassifyFunctionErrorsAlarm and ClassifyDeadLetterQueueAlarm). Say plainly what is wrong.
+        raise RuntimeError(f"the classifier model in {s.model_dir} cannot be loaded ({type(e).__name__}: {e})") from e
     return ComplaintDesk(
         city=city(s.city_config),
         tickets=_tickets(s),
         route_queue=SqsWorkQueue(s.route_queue_url),
-        classifier=TextClassifier.load(s.model_dir),
+        classifier=classifier,
     )
 
 

@@ -329,3 +329,15 @@ def test_a_queue_failure_undoes_an_announced_ticket(city):
     with pytest.raises(TemporarilyUnavailable):
         announce(desk)
     assert desk.tickets.items == {}
+
+
+def test_a_ticket_number_failure_is_a_retryable_refusal_and_stores_nothing(city):
+    desk = make_desk(city)
+
+    def throttled():
+        raise ConnectionError("throughput exceeded")
+
+    desk.tickets.next_ticket_no = throttled
+    with pytest.raises(TemporarilyUnavailable):
+        desk.submit(NewComplaint(text="上望街道有人烧垃圾"))
+    assert not desk.tickets.items and not desk.classify_queue.messages

@@ -126,3 +126,19 @@ def test_triage_reads_the_text_with_personal_numbers_masked(city):
     assert msg["channel"] == "triage" and "上望街道有人烧垃圾" in email
     for secret in ("13812345678", "330381199001011234", "65812345"):
         assert secret not in email
+
+
+def test_recording_a_published_ticket_outlasts_a_burst_of_throttling(city, monkeypatch):
+    monkeypatch.setattr("complaints.domain.desk.time.sleep", lambda s: None)
+    desk, ticket_id = classified(city)
+    real, failures = desk.tickets.transition, iter([True, True, True])
+
+    def throttled(ticket_id, from_status, entry, *args, **kwargs):
+        if from_status is Status.ROUTING and next(failures, False):
+            raise ConnectionError("ProvisionedThroughputExceeded")
+        return real(ticket_id, from_status, entry, *args, **kwargs)
+
+    desk.tickets.transition = throttled
+    assert desk.route(ticket_id) is Status.DISPATCHED
+    assert len(desk.notifier.published) == 1
+    assert next(failures, "spent") == "spent"  # all three failures happened

@@ -7,6 +7,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,9 +128,14 @@ class ComplaintDesk:
         receipt = secrets.token_urlsafe(24)  # 192 bits
         now = now_iso()
         status = Status.AWAITING_PHOTO if upload else Status.RECEIVED
+        try:
+            ticket_no = self.tickets.next_ticket_no()
+        except Exception as e:  # nothing stored yet; a number lost to a failure is a gap, never a duplicate
+            log.exception("no ticket number; nothing stored", extra={"ticket_id": ticket_id})
+            raise TemporarilyUnavailable("the complaint could not be stored; please try again") from e
         ticket = Ticket(
             id=ticket_id,
-            ticket_no=self.tickets.next_ticket_no(),
+            ticket_no=ticket_no,
             status=status,
             text=complaint.text,
             channel=complaint.channel,
@@ -228,7 +234,11 @@ class ComplaintDesk:
 
     def ticket_for_citizen(self, ticket_id: str, receipt: str | None) -> Ticket:
         """The ticket, if the receipt matches. Unknown id and wrong receipt look the same from outside."""
-        ticket = self.tickets.get(ticket_id) if _TICKET_ID.match(ticket_id or "") else None
+        try:
+            ticket = self.tickets.get(ticket_id) if _TICKET_ID.match(ticket_id or "") else None
+        except Exception as e:
+            log.exception("ticket could not be read", extra={"ticket_id": ticket_id})
+            raise TemporarilyUnavailable("the ticket cannot be read right now; please try again") from e
         expected = ticket.receipt_hash if ticket else hash_receipt("")
         supplied = hash_receipt(receipt or "")
         if not hmac.compare_digest(expected, supplied) or ticket is None or not receipt:
@@ -357,12 +367,27 @@ class ComplaintDesk:
         status = Status.DISPATCHED if decision.channel == "dispatch" else Status.TRIAGE
         note = decision.department.name if status is Status.DISPATCHED and decision.department else decision.reason
         entry = HistoryEntry(status=status, at=now_iso(), note=note)
-        if not self.tickets.transition(ticket.id, Status.ROUTING, entry, _NO_CLAIM, {"routing_claim": claim}):
+        if not self._after_publishing(
+            lambda: self.tickets.transition(ticket.id, Status.ROUTING, entry, _NO_CLAIM, {"routing_claim": claim})
+        ):
             # Our claim was taken over (we outlived the lease): the taker tells triage; nothing more to do here.
             log.warning("routing claim lost after publishing", extra={"ticket_id": ticket.id})
             return self.tickets.get(ticket.id).status
         log.info("ticket routed", extra={"ticket_id": ticket.id, "status": status.value})
         return status
+
+    def _after_publishing(self, step):
+        """Run `step`, retrying it for up to ~6 s: once agencies have the ticket, failing to record it would leave it
+        claimed, and a claim that outlives its lease sends the ticket to triage as well. Throttling passes."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                return step()
+            except Exception:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise
+                log.warning("recording a published ticket failed; retrying", exc_info=True)
+                time.sleep(0.1 * 2**attempt)
+        return None
 
     def _route_interrupted(self, ticket: Ticket) -> Status:
         claim = secrets.token_hex(8)
@@ -374,6 +399,8 @@ class ComplaintDesk:
         return self._record_routed(ticket, decision, claim)
 
 
+# Attempts at recording a ticket as routed after publishing it (0.1 s, 0.2 s, … 3.2 s apart).
+RECORD_ATTEMPTS = 7
 # Removes the claim fields when a ticket leaves `routing`.
 _NO_CLAIM = {"routing_claim": None, "routing_since": None}
 

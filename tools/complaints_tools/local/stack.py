@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 
 from complaints_tools.local import outbox
+from complaints_tools.local.alarms import alarm_states
+from complaints_tools.local.faults import FaultInjector, Faults
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
     MAX_BODY_BYTES,
@@ -68,6 +70,7 @@ class LocalStack:
         self.fake_weibo = None
         self.functions: dict[str, Function] = {}
         self.skipped: list[str] = []
+        self.faults = FaultInjector(Faults.parse(os.environ.get("LOCAL_FAULTS")))
         self._moto = None
         self._http: ThreadingHTTPServer | None = None
 
@@ -96,6 +99,7 @@ class LocalStack:
         )
         os.environ.pop("AWS_PROFILE", None)
         outbox.install()
+        self.faults.install()  # before any handler creates its clients
 
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
         self.template = tpl
@@ -149,13 +153,15 @@ class LocalStack:
         # Where the local stack deliberately differs from AWS (an endpoint); only variables the template defines.
         env.update({k: v for k, v in self.env_overrides.items() if k in env})
         os.environ.update(env)
+        if "ROUTE_QUEUE_URL" in env:  # the classify worker's sends there are where `kill_classify` strikes
+            self.faults.kill_queue_urls.add(env["ROUTE_QUEUE_URL"])
         globals_ = tpl.doc.get("Globals", {}).get("Function", {})
         for logical, res in tpl.functions().items():
             props = res["Properties"]
             code_dir, module, attr = tpl.function_code(logical)
             fn = Function(
                 logical,
-                partial(_loader, code_dir, module, attr, logical),
+                partial(_loader, code_dir, module, attr, logical, self.faults, tpl.function_environment(logical)),
                 int(props.get("MemorySize", globals_.get("MemorySize", 512))),
                 int(props.get("Timeout", globals_.get("Timeout", 15))),
                 max_environments=self.max_environments,
@@ -255,6 +261,8 @@ class LocalStack:
             if scheduler is None:
                 return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": path}})
             return self._send_json(req, HTTPStatus.OK, scheduler.run_now())
+        if path == "/_local/faults" and method in ("GET", "POST"):
+            return self._faults_route(req, method)
         if method == "GET" and path == "/_local/health":
             pollers = {p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers}
             schedules = {
@@ -272,10 +280,32 @@ class LocalStack:
                     "skipped_resources": self.skipped,
                     "pollers": pollers,
                     "schedules": schedules,
+                    "functions": {
+                        n: {"environments": f.environments, "init_errors": f.init_errors}
+                        for n, f in self.functions.items()
+                    },
+                    "alarms": alarm_states(self.template, self.pollers, self.schedulers),
+                    "faults": self.faults.as_dict(),
                     "weibo_api_base": self.env_overrides.get("WEIBO_API_BASE"),
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _faults_route(self, req: BaseHTTPRequestHandler, method: str) -> None:
+        if method == "POST":
+            length = int(req.headers.get("Content-Length") or 0)
+            try:
+                faults = Faults.parse(json.loads(req.rfile.read(length) or b"{}"))
+            except (ValueError, TypeError) as e:
+                return self._send_json(
+                    req, HTTPStatus.BAD_REQUEST, {"error": {"code": "bad_faults", "message": str(e)}}
+                )
+            model_changed = faults.model != self.faults.faults.model
+            self.faults.faults = faults
+            if model_changed:  # new environments load the model as the fault now says
+                for fn in self.functions.values():
+                    fn.reset()
+        return self._send_json(req, HTTPStatus.OK, self.faults.as_dict())
 
     def _send_json(self, req: BaseHTTPRequestHandler, status: int, data: Any) -> None:
         self._send(
@@ -319,8 +349,11 @@ def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
     return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
-def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
-    return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
+def _loader(
+    code_dir: Path, module: str, attr: str, logical: str, faults: FaultInjector, env: dict[str, str], number: int
+):
+    with faults.environment(env):
+        return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
 
 
 def serve_forever(
