@@ -11,7 +11,6 @@ from functools import partial
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
@@ -20,12 +19,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import __version__, wiring
+from complaints import __version__, logs, wiring
 from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk import NewComplaint, PhotoUpload
 
-logger = Logger()
+logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))

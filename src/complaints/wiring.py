@@ -29,6 +29,7 @@ class Settings(BaseModel):
     photo_wait_seconds: int = Field(default=MAX_PHOTO_WAIT_SECONDS, ge=1, le=MAX_PHOTO_WAIT_SECONDS)
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
+    contact_key_id: str | None = None
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -51,8 +52,10 @@ def _tickets(settings: Settings):
 
 
 def intake_desk() -> ComplaintDesk:
-    s = Settings.from_env("photos_bucket", "classify_queue_url")
-    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds)
+    from complaints.adapters.aws import KmsContactVault
+
+    s = Settings.from_env("photos_bucket", "classify_queue_url", "contact_key_id")
+    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds, contacts=KmsContactVault(s.contact_key_id))
 
 
 def once_per_key(name: str, fn):

@@ -9,7 +9,13 @@ import photo_samples as samples
 import pytest
 from PIL import Image
 
-from complaints.adapters.memory import MemoryNotifier, MemoryPhotoStore, MemoryQueue, MemoryTicketRepository
+from complaints.adapters.memory import (
+    MemoryContactVault,
+    MemoryNotifier,
+    MemoryPhotoStore,
+    MemoryQueue,
+    MemoryTicketRepository,
+)
 from complaints.classifier.model import Prediction
 from complaints.domain import routing
 from complaints.domain.desk import ComplaintDesk, NewComplaint, PhotoUpload
@@ -42,6 +48,7 @@ def make_desk(city, confidence=0.9, category="环境保护", classify_queue=None
         route_queue=MemoryQueue(),
         notifier=MemoryNotifier(),
         classifier=FixedClassifier(category, confidence),
+        contacts=MemoryContactVault(),
         threshold=0.6,
     )
 

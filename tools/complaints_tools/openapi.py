@@ -23,6 +23,7 @@ def generate() -> str:
         "PHOTOS_BUCKET": "-",
         "CLASSIFY_QUEUE_URL": "-",
         "IDEMPOTENCY_TABLE": "-",
+        "CONTACT_KEY_ID": "-",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     }
     with mock.patch.dict(os.environ, env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 from typing import Any
@@ -159,6 +160,27 @@ class SqsWorkQueue:
 
     def send(self, body: dict[str, Any], delay_s: int = 0) -> None:
         self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=delay_s)
+
+
+class KmsContactVault:
+    """Contact details encrypted with the ContactKey (kms:Encrypt of the small JSON, under 4 KB), bound to the
+    ticket by the encryption context: a ciphertext copied onto another ticket does not decrypt."""
+
+    def __init__(self, key_id: str, client: Any = None) -> None:
+        self.key_id = key_id
+        self.kms = client or boto3.client("kms")
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        out = self.kms.encrypt(
+            KeyId=self.key_id,
+            Plaintext=json.dumps(contact, ensure_ascii=False).encode("utf-8"),
+            EncryptionContext={"ticket_id": ticket_id},
+        )
+        return base64.b64encode(out["CiphertextBlob"]).decode("ascii")
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]:
+        out = self.kms.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"ticket_id": ticket_id})
+        return json.loads(out["Plaintext"])
 
 
 class SnsNotifier:

@@ -92,3 +92,20 @@ class MemoryNotifier:
 
     def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
         self.published.append({"channel": channel, "subject": subject, "messages": messages, "attributes": attributes})
+
+
+class MemoryContactVault:
+    """Not encryption: a stand-in that keeps the plain details out of the ticket, as the KMS vault does."""
+
+    def __init__(self) -> None:
+        self.sealed: dict[str, dict[str, str]] = {}
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        token = f"sealed:{ticket_id}:{len(self.sealed)}"
+        self.sealed[token] = dict(contact)
+        return token
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]:
+        if not sealed.startswith(f"sealed:{ticket_id}:"):
+            raise PermissionError("sealed for another ticket")
+        return dict(self.sealed[sealed])

@@ -30,7 +30,7 @@ from complaints.domain.photos import (
     heic_supported,
     process_photo,
 )
-from complaints.domain.ports import Classifier, Notifier, PhotoStore, TicketRepository, WorkQueue
+from complaints.domain.ports import Classifier, ContactVault, Notifier, PhotoStore, TicketRepository, WorkQueue
 from complaints.domain.tickets import (
     Channel,
     HistoryEntry,
@@ -104,6 +104,7 @@ class ComplaintDesk:
     route_queue: WorkQueue | None = None
     notifier: Notifier | None = None
     classifier: Classifier | None = None
+    contacts: ContactVault | None = None
     threshold: float = 0.6
     photo_wait_s: int = MAX_PHOTO_WAIT_SECONDS
     keep_photo_originals: bool = False
@@ -143,7 +144,6 @@ class ComplaintDesk:
             receipt_hash=hash_receipt(receipt),
             history=[HistoryEntry(status=status, at=now)],
             location=complaint.location.model_copy(update={"source": "app"}) if complaint.location else None,
-            contact=complaint.contact,
         )
         form = None
         if photo is not None:
@@ -155,6 +155,8 @@ class ComplaintDesk:
             form = self._upload_form(ticket_id, upload)
         stored: list[str] = []
         try:
+            if complaint.contact:
+                ticket = ticket.model_copy(update={"contact_sealed": self.contacts.seal(ticket_id, complaint.contact)})
             for key, image in _derived_images(ticket_id, photo):
                 self.photos.put(key, image.data, image.content_type)
                 stored.append(key)

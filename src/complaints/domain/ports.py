@@ -65,3 +65,12 @@ class Notifier(Protocol):
 class Classifier(Protocol):
     def predict(self, text: str) -> Any:
         """A Prediction with `category`, `confidence` and `top3`."""
+
+
+class ContactVault(Protocol):
+    """Keeps citizens' contact details sealed (KMS in AWS): only the sealed form is stored with the ticket."""
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        """The contact details encrypted, bound to this ticket (another ticket's sealed value does not open)."""
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]: ...

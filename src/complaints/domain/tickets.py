@@ -72,7 +72,8 @@ class HistoryEntry(BaseModel):
 
 
 class Ticket(BaseModel):
-    """A complaint as stored. `contact` and `receipt_hash` are private: never shown to the public or logged."""
+    """A complaint as stored. `contact_sealed` and `receipt_hash` are private: never shown to the public or logged.
+    The contact details themselves are never stored: only their sealed (KMS-encrypted) form."""
 
     id: str
     ticket_no: int
@@ -83,7 +84,6 @@ class Ticket(BaseModel):
     receipt_hash: str
     history: list[HistoryEntry]
     location: Location | None = None
-    contact: dict[str, str] | None = None
     photo: TicketPhoto | None = None
     category: str | None = None
     department: str | None = None
