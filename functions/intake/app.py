@@ -30,6 +30,7 @@ app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 )
 desk = wiring.intake_desk()
+MAX_REQUEST_BYTES = wiring.max_request_bytes()
 
 _ERRORS = {
     errors.InvalidComplaint: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -159,4 +160,13 @@ def _not_found(e: NotFoundError) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     submit_once.register_context(context)
+    # Before any parsing or validation: a body over the cap costs nothing but its transfer.
+    if len(event.get("body") or "") > MAX_REQUEST_BYTES:
+        error = {"error": {"code": "body_too_large", "message": f"the body exceeds {MAX_REQUEST_BYTES} bytes"}}
+        return {
+            "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps(error),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

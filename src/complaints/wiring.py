@@ -30,6 +30,7 @@ class Settings(BaseModel):
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
     contact_key_id: str | None = None
+    max_request_bytes: int = Field(default=7_100_000, gt=0)
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -56,6 +57,10 @@ def intake_desk() -> ComplaintDesk:
 
     s = Settings.from_env("photos_bucket", "classify_queue_url", "contact_key_id")
     return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds, contacts=KmsContactVault(s.contact_key_id))
+
+
+def max_request_bytes() -> int:
+    return Settings.from_env().max_request_bytes
 
 
 def once_per_key(name: str, fn):

@@ -130,3 +130,10 @@ def test_unknown_routes_and_methods_answer_with_the_error_shape(stack):
         reply = stack.request(method, path)
         assert reply.status in (404, 405), (method, path, reply.status)
         assert "error" in reply.json()
+
+
+def test_a_body_over_the_intake_cap_is_a_413_before_it_is_parsed(stack):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.post(None, raw=b'{"text": "' + b"a" * 7_200_000 + b'"}')
+    assert reply.status == 413 and reply.json()["error"]["code"] == "body_too_large"
+    assert (stack.stored_ticket_count(), stack.stored_photo_count()) == before
