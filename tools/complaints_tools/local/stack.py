@@ -55,7 +55,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         parameters: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
-        max_environments: int = 4,
+        max_environments: int = int(os.environ.get("LOCAL_MAX_ENVIRONMENTS", "4")),
     ) -> None:
         self.root = Path(root)
         self.host, self.port = host, port
@@ -250,12 +250,13 @@ class LocalStack:
         self._send_json(req, status, {"message": message})
 
     def _local_route(self, req: BaseHTTPRequestHandler, method: str, path: str) -> None:
+        labels = {
+            v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
+        }
         if method == "GET" and path == "/_local/outbox":
-            labels = {
-                v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
-            }
-            data = outbox.outbox(REGION, labels)
-            return self._send_json(req, HTTPStatus.OK, data)
+            return self._send_json(req, HTTPStatus.OK, outbox.outbox(REGION, labels))
+        if method == "GET" and path == "/_local/published":
+            return self._send_json(req, HTTPStatus.OK, outbox.published(labels))
         if method == "POST" and path.startswith("/_local/schedules/"):
             scheduler = self.schedulers.get(path.rsplit("/", 1)[1])
             if scheduler is None:
