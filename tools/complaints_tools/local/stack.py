@@ -214,7 +214,7 @@ class LocalStack:
             def do_PATCH(self) -> None:  # noqa: N802
                 stack._handle(self, "PATCH")
 
-        self._http = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._http = _GatewayServer((self.host, self.port), Handler)
         self._http.daemon_threads = True
         self.port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
@@ -338,6 +338,11 @@ class LocalStack:
             self.fake_weibo.stop()
         if self._moto:
             self._moto.stop()
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections as soon as a few dozen clients connect at once.
+    request_queue_size = 256
 
 
 def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
