@@ -140,6 +140,14 @@ def _not_utf8(e: UnicodeDecodeError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body must be UTF-8")
 
 
+@app.exception_handler(ValueError)
+def _number_too_long(e: ValueError) -> Response:
+    # json.loads refuses integers of more than 4,300 digits with a plain ValueError (CVE-2020-10735's limit).
+    if "digits" not in str(e):
+        raise e
+    return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "a number in the request body is too long")
+
+
 @app.exception_handler(RecursionError)
 def _too_deep(e: RecursionError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is nested too deeply")
@@ -160,13 +168,29 @@ def _not_found(e: NotFoundError) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     submit_once.register_context(context)
-    # Before any parsing or validation: a body over the cap costs nothing but its transfer.
+    return _refused_before_parsing(event) or app.resolve(event, context)
+
+
+def _refused_before_parsing(event: dict) -> dict | None:
+    """A body over the cap costs nothing but its transfer; a body that is not JSON is not parsed as a form either."""
     if len(event.get("body") or "") > MAX_REQUEST_BYTES:
-        error = {"error": {"code": "body_too_large", "message": f"the body exceeds {MAX_REQUEST_BYTES} bytes"}}
-        return {
-            "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps(error),
-            "isBase64Encoded": False,
-        }
-    return app.resolve(event, context)
+        status, code, message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", "the request body is too large"
+    elif event.get("body") and not _is_json(event.get("headers") or {}):
+        status, code, message = (
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            "send the complaint as application/json",
+        )
+    else:
+        return None
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+def _is_json(headers: dict) -> bool:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return content_type.split(";", 1)[0].strip().lower() in ("application/json", "")

@@ -191,8 +191,16 @@ def test_odd_but_valid_text_is_kept_as_written(stack, name):
     text = ODD_BUT_VALID[name]
     reply = stack.post({"text": text})
     assert reply.status == 201, reply.body
-    assert reply.headers["Content-Type"].startswith("application/json")
+    content_type = {k.lower(): v for k, v in reply.headers.items()}["content-type"]
+    assert content_type.startswith("application/json")  # never echoed back as HTML
     item = stack.aws("dynamodb").get_item(
         TableName=stack.resource("TicketsTable"), Key={"pk": {"S": f"ticket#{reply.json()['id']}"}}
     )["Item"]
     assert item["text"]["S"] == text.strip()
+
+
+def test_coordinates_finer_than_a_centimetre_are_rounded_not_refused(stack):
+    reply = stack.post({"text": OK_TEXT, "location": {"lat": 27.78, "lng": 6.5e-261}})
+    assert reply.status == 201, reply.body
+    view = stack.wait_for_status(reply.json(), statuses=("received", "classified", "dispatched", "triage"))
+    assert view["location"] == {"lat": 27.78, "lng": 0.0, "source": "app"}

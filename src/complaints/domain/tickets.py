@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["app", "web", "weibo", "wechat"]
 
@@ -38,6 +38,12 @@ class Location(BaseModel):
         description="Where the coordinates came from: the app, or the GPS tags of the photo",
         json_schema_extra={"readOnly": True},
     )
+
+    @field_validator("lat", "lng")
+    @classmethod
+    def _centimetres(cls, value: float) -> float:
+        # 7 decimals is about a centimetre; finer is noise, and DynamoDB cannot store numbers below 1e-130.
+        return round(value, 7)
 
 
 PhotoStatus = Literal["awaiting_upload", "ready", "rejected", "missing"]

@@ -214,6 +214,12 @@ class LocalStack:
             def do_PATCH(self) -> None:  # noqa: N802
                 stack._handle(self, "PATCH")
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (HEAD, OPTIONS, TRACE, …) reaches the gateway too, as it does API Gateway.
+                if name.startswith("do_") and name[3:].isalpha():
+                    return lambda: stack._handle(self, name[3:])
+                raise AttributeError(name)
+
         self._http = _GatewayServer((self.host, self.port), Handler)
         self._http.daemon_threads = True
         self.port = self._http.server_address[1]
@@ -241,9 +247,10 @@ class LocalStack:
         except Exception:
             log.exception("%s crashed", route.function.name)
             return self._gateway_response(req, HTTPStatus.BAD_GATEWAY, "Internal server error")
-        return self._send(
-            req, int(result["statusCode"]), result.get("headers") or {}, (result.get("body") or "").encode("utf-8")
-        )
+        # Proxy responses may carry headers in either field (the REST resolver uses multiValueHeaders).
+        headers = dict(result.get("headers") or {})
+        headers.update({k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items() if v})
+        return self._send(req, int(result["statusCode"]), headers, (result.get("body") or "").encode("utf-8"))
 
     def _gateway_response(self, req: BaseHTTPRequestHandler, status: int, message: str) -> None:
         """API Gateway's own answer, where no function runs (unknown method, body too large, crash)."""
