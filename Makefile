@@ -24,6 +24,7 @@ help:
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
 	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing"
+	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (README)"
 
 $(BIN)/activate:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.12, python3.11 or python3)"; exit 1; }
