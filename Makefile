@@ -15,7 +15,7 @@ MODEL := models/ruian-default/weights.f64
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run reset demo test test-unit test-integration lint build bench model clean
+.PHONY: help install run reset demo test test-unit test-integration lint build bench model clean loadtest
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
 	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing"
+	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (README)"
 
 $(BIN)/activate:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.12, python3.11 or python3)"; exit 1; }
@@ -90,7 +91,12 @@ bench: $(VENV)/.installed $(MODEL) build
 	$(BIN)/python bench/run.py
 
 
-
+# N submissions at concurrency C over HTTP against a fresh local stack, with injected FAULTS (see README).
+N ?= 10000
+C ?= 50
+FAULTS ?= sns_publish_fail=0.05,dynamodb_throttle=0.05,kill_classify=0.01
+loadtest: $(VENV)/.installed $(MODEL)
+	$(BIN)/complaints loadtest --n $(N) --concurrency $(C) --faults '$(FAULTS)'
 
 clean:
 	rm -rf .aws-sam build .pytest_cache .ruff_cache .demo-stack.log

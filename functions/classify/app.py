@@ -5,13 +5,12 @@ The model and jieba load once, at Lambda init.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from complaints import wiring
+from complaints import logs, wiring
 from complaints.queue_worker import ticket_batch_handler
 
-logger = Logger()
+logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 desk = wiring.classify_desk()
 # One prediction at init, so that everything built lazily on first use is in the SnapStart snapshot too.

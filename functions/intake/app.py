@@ -11,7 +11,6 @@ from functools import partial
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
@@ -20,17 +19,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import __version__, wiring
-from complaints.api import ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
+from complaints import __version__, logs, wiring
+from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk import NewComplaint, PhotoUpload
 
-logger = Logger()
+logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 )
 desk = wiring.intake_desk()
+MAX_REQUEST_BYTES = wiring.max_request_bytes()
 
 _ERRORS = {
     errors.InvalidComplaint: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -38,6 +38,8 @@ _ERRORS = {
     errors.PhotoRejected: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.TicketNotFound: HTTPStatus.NOT_FOUND,
     errors.TemporarilyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.RequestInProgress: HTTPStatus.CONFLICT,
 }
 
 
@@ -53,10 +55,32 @@ def _error(status: HTTPStatus, code: str, message: str) -> Response:
     "/complaints",
     responses={
         201: {"description": "Ticket created", "content": {"application/json": {"model": ComplaintCreated}}},
+        409: {"description": "Same Idempotency-Key in progress", "content": {"application/json": {"model": ErrorOut}}},
         422: {"description": "Invalid complaint", "content": {"application/json": {"model": ErrorOut}}},
     },
 )
-def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[ComplaintCreated]:
+def post_complaint(
+    complaint: Annotated[ComplaintIn, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="A fresh UUID per complaint, the same on every retry of it: a retry gets the same ticket",
+        ),
+    ] = None,
+) -> Response[ComplaintCreated]:
+    payload = complaint.model_dump(mode="json", exclude_none=True)
+    created = submit_once.run(idempotency_key, payload) if idempotency_key else _submit(payload)
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=ComplaintCreated.model_validate(created),
+    )
+
+
+def _submit(payload: dict) -> dict:
+    complaint = ComplaintIn.model_validate(payload)
     receipt = desk.submit(
         NewComplaint(
             text=complaint.text,
@@ -67,11 +91,10 @@ def post_complaint(complaint: Annotated[ComplaintIn, Body()]) -> Response[Compla
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
     )
-    return Response(
-        status_code=HTTPStatus.CREATED,
-        content_type=content_types.APPLICATION_JSON,
-        body=ComplaintCreated.model_validate(vars(receipt)),
-    )
+    return vars(receipt)
+
+
+submit_once = wiring.once_per_key("intake.post_complaint", _submit)
 
 
 @app.get(
@@ -117,6 +140,14 @@ def _not_utf8(e: UnicodeDecodeError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body must be UTF-8")
 
 
+@app.exception_handler(ValueError)
+def _number_too_long(e: ValueError) -> Response:
+    # json.loads refuses integers of more than 4,300 digits with a plain ValueError (CVE-2020-10735's limit).
+    if "digits" not in str(e):
+        raise e
+    return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "a number in the request body is too long")
+
+
 @app.exception_handler(RecursionError)
 def _too_deep(e: RecursionError) -> Response:
     return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is nested too deeply")
@@ -136,4 +167,30 @@ def _not_found(e: NotFoundError) -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    submit_once.register_context(context)
+    return _refused_before_parsing(event) or app.resolve(event, context)
+
+
+def _refused_before_parsing(event: dict) -> dict | None:
+    """A body over the cap costs nothing but its transfer; a body that is not JSON is not parsed as a form either."""
+    if len(event.get("body") or "") > MAX_REQUEST_BYTES:
+        status, code, message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", "the request body is too large"
+    elif event.get("body") and not _is_json(event.get("headers") or {}):
+        status, code, message = (
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            "send the complaint as application/json",
+        )
+    else:
+        return None
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+        "isBase64Encoded": False,
+    }
+
+
+def _is_json(headers: dict) -> bool:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return content_type.split(";", 1)[0].strip().lower() in ("application/json", "")

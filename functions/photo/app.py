@@ -5,13 +5,12 @@ Driven by the bucket's `ObjectCreated` notifications under `originals/`, through
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from complaints import wiring
+from complaints import logs, wiring
 from complaints.queue_worker import s3_object_batch_handler
 
-logger = Logger()
+logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 desk = wiring.photo_desk()
 lambda_handler = s3_object_batch_handler(desk.attach_uploaded_photo, logger)

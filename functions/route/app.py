@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from complaints import wiring
+from complaints import logs, wiring
 from complaints.queue_worker import ticket_batch_handler
 
-logger = Logger()
+logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 desk = wiring.route_desk()
 lambda_handler = ticket_batch_handler(desk.route, logger)

@@ -6,14 +6,14 @@ outcome into metrics. `WeiboTokenErrors` feeds the alarm in template.yaml that c
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import wiring
+from complaints import logs, wiring
 
-logger = Logger()
+logger = logs.logger()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 channel = wiring.weibo_channel()

@@ -20,6 +20,8 @@ from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_UPLOAD_BYTES
 from complaints.domain.tickets import Channel, Location, PhotoStatus
 
 MAX_TEXT_CHARS = 5000
+# A UUID fits; short keys would make collisions between clients likely.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{16,128}$"
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
 # C0 control characters other than tab and newlines, and NUL, have no place in a complaint.
@@ -123,7 +125,7 @@ class PhotoOut(BaseModel):
 class TicketOut(BaseModel):
     id: str
     ticket_no: int
-    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "dispatched", "triage"]
+    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "routing", "dispatched", "triage"]
     category: str | None
     department: str | None
     district: str | None

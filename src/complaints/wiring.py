@@ -28,6 +28,9 @@ class Settings(BaseModel):
     weibo_token_parameter: str | None = None
     photo_wait_seconds: int = Field(default=MAX_PHOTO_WAIT_SECONDS, ge=1, le=MAX_PHOTO_WAIT_SECONDS)
     keep_photo_originals: bool = False
+    idempotency_table: str | None = None
+    contact_key_id: str | None = None
+    max_request_bytes: int = Field(default=7_100_000, gt=0)
 
     @classmethod
     def from_env(cls, *required: str) -> Settings:
@@ -50,8 +53,21 @@ def _tickets(settings: Settings):
 
 
 def intake_desk() -> ComplaintDesk:
-    s = Settings.from_env("photos_bucket", "classify_queue_url")
-    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds)
+    from complaints.adapters.aws import KmsContactVault
+
+    s = Settings.from_env("photos_bucket", "classify_queue_url", "contact_key_id")
+    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds, contacts=KmsContactVault(s.contact_key_id))
+
+
+def max_request_bytes() -> int:
+    return Settings.from_env().max_request_bytes
+
+
+def once_per_key(name: str, fn):
+    """`fn` behind the Idempotency-Key: see complaints.adapters.idempotency."""
+    from complaints.adapters.idempotency import OncePerKey
+
+    return OncePerKey(name, fn, Settings.from_env("idempotency_table").idempotency_table)
 
 
 def photo_desk() -> ComplaintDesk:
@@ -77,11 +93,17 @@ def classify_desk() -> ComplaintDesk:
     from complaints.classifier.model import TextClassifier
 
     s = Settings.from_env("route_queue_url", "model_dir")
+    try:
+        classifier = TextClassifier.load(s.model_dir)
+    except Exception as e:
+        # An init error: every batch fails, tickets wait in the queue and then its dead-letter queue (alarms
+        # ClassifyFunctionErrorsAlarm and ClassifyDeadLetterQueueAlarm). Say plainly what is wrong.
+        raise RuntimeError(f"the classifier model in {s.model_dir} cannot be loaded ({type(e).__name__}: {e})") from e
     return ComplaintDesk(
         city=city(s.city_config),
         tickets=_tickets(s),
         route_queue=SqsWorkQueue(s.route_queue_url),
-        classifier=TextClassifier.load(s.model_dir),
+        classifier=classifier,
     )
 
 

@@ -63,6 +63,27 @@ BAD_BODIES = {
         "text": OK_TEXT,
         "photo": base64.b64encode(b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024)).decode(),
     },
+    "latitude below -90": {"text": OK_TEXT, "location": {"lat": -90.5, "lng": 120.7}},
+    "longitude far negative": {"text": OK_TEXT, "location": {"lat": 27.7, "lng": -1e308}},
+    "location as an array": {"text": OK_TEXT, "location": [27.7, 120.7]},
+    "client sets ticket_no": {"text": OK_TEXT, "ticket_no": 1},
+    "client sets status": {"text": OK_TEXT, "status": "dispatched"},
+    "client sets receipt": {"text": OK_TEXT, "receipt": "chosen-by-me"},
+    "channel as a list": {"text": OK_TEXT, "channel": ["app"]},
+    "phone as a number": {"text": OK_TEXT, "contact": {"phone": 13812345678}},
+    "email far too long": {"text": OK_TEXT, "contact": {"email": "a" * 300 + "@example.cn"}},
+    "contact with unknown field": {"text": OK_TEXT, "contact": {"wechat": "abc"}},
+    "text only NUL": {"text": "\u0000"},
+    "photo and photo_upload": {
+        "text": OK_TEXT,
+        "photo": base64.b64encode(b"x").decode(),
+        "photo_upload": {"content_type": "image/jpeg", "size": 1000},
+    },
+    "photo_upload size zero": {"text": OK_TEXT, "photo_upload": {"content_type": "image/jpeg", "size": 0}},
+    "photo_upload size negative": {"text": OK_TEXT, "photo_upload": {"content_type": "image/jpeg", "size": -5}},
+    "photo_upload size huge": {"text": OK_TEXT, "photo_upload": {"content_type": "image/jpeg", "size": 10**20}},
+    "photo_upload size as string": {"text": OK_TEXT, "photo_upload": {"content_type": "image/jpeg", "size": "9"}},
+    "photo_upload of a GIF": {"text": OK_TEXT, "photo_upload": {"content_type": "image/gif", "size": 1000}},
     "body is a list": [OK_TEXT],
     "body is a string": OK_TEXT,
     "body is null": None,
@@ -76,6 +97,22 @@ RAW_BODIES = {
     "form encoded": (b"text=%E7%83%A7", "application/x-www-form-urlencoded"),
     "plain text": ("上望街道有人烧垃圾".encode(), "text/plain"),
     "deeply nested JSON": (b'{"text": "x", "location": ' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json"),
+    "deeply nested objects": (b'{"text": "x", "contact": ' + b'{"a":' * 3000 + b"1" + b"}" * 3001, "application/json"),
+    "XML": ("<complaint><text>上望街道有人烧垃圾</text></complaint>".encode(), "application/xml"),
+    "multipart form": (
+        b'--b\r\nContent-Disposition: form-data; name="text"\r\n\r\nx\r\n--b--',
+        "multipart/form-data; boundary=b",
+    ),
+    "UTF-16 JSON": ('{"text": "上望街道有人烧垃圾"}'.encode("utf-16"), "application/json"),
+    "lone surrogate escape": (b'{"text": "\\ud800\\ud800"}', "application/json"),
+    "NaN literal": (b'{"text": "x1", "location": {"lat": NaN, "lng": 120.7}}', "application/json"),
+    "exponent overflow": (b'{"text": "x1", "location": {"lat": 1e999999, "lng": 120.7}}', "application/json"),
+    "a 50,000-digit number": (
+        b'{"text": "x1", "location": {"lat": ' + b"9" * 50000 + b', "lng": 1}}',
+        "application/json",
+    ),
+    "duplicate keys, last wrong": (b'{"text": "x1", "text": 12}', "application/json"),
+    "NUL bytes in the raw body": (b'{"text": "x1"}\x00\x00', "application/json"),
 }
 
 
@@ -130,3 +167,40 @@ def test_unknown_routes_and_methods_answer_with_the_error_shape(stack):
         reply = stack.request(method, path)
         assert reply.status in (404, 405), (method, path, reply.status)
         assert "error" in reply.json()
+
+
+def test_a_body_over_the_intake_cap_is_a_413_before_it_is_parsed(stack):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.post(None, raw=b'{"text": "' + b"a" * 7_200_000 + b'"}')
+    assert reply.status == 413 and reply.json()["error"]["code"] == "body_too_large"
+    assert (stack.stored_ticket_count(), stack.stored_photo_count()) == before
+
+
+# Not errors: a citizen may quote HTML, SQL or mix scripts. Kept as written (as text, never interpreted), 201.
+ODD_BUT_VALID = {
+    "HTML and script": "<script>alert('x')</script><b>上望街道</b>有人烧垃圾",
+    "SQL-looking": "上望街道有人烧垃圾'); DROP TABLE tickets; --",
+    "direction marks inside words": "上望街道\u202e有人\u200f烧垃圾",
+    "emoji and combining marks": "上望街道🔥有人烧垃圾 e\u0301",
+    "template syntax": "{{7*7}} ${jndi:ldap://x} 上望街道有人烧垃圾",
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_BUT_VALID))
+def test_odd_but_valid_text_is_kept_as_written(stack, name):
+    text = ODD_BUT_VALID[name]
+    reply = stack.post({"text": text})
+    assert reply.status == 201, reply.body
+    content_type = {k.lower(): v for k, v in reply.headers.items()}["content-type"]
+    assert content_type.startswith("application/json")  # never echoed back as HTML
+    item = stack.aws("dynamodb").get_item(
+        TableName=stack.resource("TicketsTable"), Key={"pk": {"S": f"ticket#{reply.json()['id']}"}}
+    )["Item"]
+    assert item["text"]["S"] == text.strip()
+
+
+def test_coordinates_finer_than_a_centimetre_are_rounded_not_refused(stack):
+    reply = stack.post({"text": OK_TEXT, "location": {"lat": 27.78, "lng": 6.5e-261}})
+    assert reply.status == 201, reply.body
+    view = stack.wait_for_status(reply.json(), statuses=("received", "classified", "dispatched", "triage"))
+    assert view["location"] == {"lat": 27.78, "lng": 0.0, "source": "app"}

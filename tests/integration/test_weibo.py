@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -63,8 +64,19 @@ def test_each_fixture_mention_becomes_a_dispatched_ticket_and_one_comment_with_i
     assert all(dispatched.values()), {n for n, v in dispatched.items() if not v}
     for deliveries in dispatched.values():
         assert any("渠道: weibo" in d["message"] for d in deliveries if d["protocol"] == "email")
-    # The citizen's Weibo identity is kept with the ticket, private; never in what agencies receive.
-    uids = {t["contact"]["M"]["weibo_uid"]["S"] for t in tickets}
+    # The citizen's Weibo identity is kept with the ticket, sealed with the contact key; never in what agencies
+    # receive, never in clear in the table.
+    kms = stack.aws("kms")
+    uids = {
+        json.loads(
+            kms.decrypt(
+                CiphertextBlob=base64.b64decode(t["contact_sealed"]["S"]),
+                EncryptionContext={"ticket_id": t["id"]["S"]},
+            )["Plaintext"]
+        )["weibo_uid"]
+        for t in tickets
+    }
+    assert not any(uid in json.dumps(t) for t in tickets for uid in uids)
     outbox = json.dumps(stack.outbox(), ensure_ascii=False)
     assert len(uids) == FIXTURE_TICKETS and not any(uid in outbox for uid in uids)
     assert not any(uid in stack.log.read_text(encoding="utf-8") for uid in uids)

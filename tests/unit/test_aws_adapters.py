@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_plus
@@ -11,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from complaints.adapters.aws import DynamoTicketRepository, S3PhotoStore, SnsNotifier, SqsWorkQueue
+from complaints.adapters.aws import DynamoTicketRepository, KmsContactVault, S3PhotoStore, SnsNotifier, SqsWorkQueue
 from complaints.domain.tickets import HistoryEntry, Status, Ticket, now_iso
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.template import Template
@@ -38,7 +39,6 @@ def new_ticket(ticket_id: str, no: int) -> Ticket:
         created_at=now,
         receipt_hash="h",
         history=[HistoryEntry(status=Status.RECEIVED, at=now)],
-        contact={"phone": "13812345678"},
     )
 
 
@@ -61,7 +61,6 @@ def test_ticket_round_trip_and_conditional_transition(stack):
     t = repo.get("a" * 32)
     assert (t.status, t.category, t.confidence, t.ticket_no) == (Status.CLASSIFIED, "环境保护", 0.91, 7)
     assert [h.status for h in t.history] == [Status.RECEIVED, Status.CLASSIFIED]
-    assert t.contact == {"phone": "13812345678"}
     assert repo.get("b" * 32) is None
 
 
@@ -144,3 +143,30 @@ def test_work_queue_delays_messages(stack):
     url = stack.physical["ClassifyQueue"]["Ref"]
     SqsWorkQueue(url).send({"ticket_id": "later"}, delay_s=900)
     assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=url)
+
+
+def test_a_claim_is_conditional_on_its_holder_and_leaves_no_history(stack):
+    repo = DynamoTicketRepository(stack.physical["TicketsTable"]["Ref"])
+    repo.create(new_ticket("c" * 32, 9))
+    at = now_iso()
+    claim = HistoryEntry(status=Status.ROUTING, at=at)
+    fields = {"routing_claim": "w1", "routing_since": at}
+    assert repo.transition("c" * 32, Status.RECEIVED, claim, fields, {"routing_claim": None}, record=False)
+    # A second worker expecting no claim, or another holder, changes nothing.
+    assert not repo.transition("c" * 32, Status.ROUTING, claim, fields, {"routing_claim": None}, record=False)
+    done = HistoryEntry(status=Status.DISPATCHED, at=now_iso(), note="市生态环境局")
+    free = {"routing_claim": None, "routing_since": None}
+    assert not repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w2"})
+    assert repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w1"})
+    ticket = repo.get("c" * 32)
+    assert ticket.status is Status.DISPATCHED and ticket.routing_claim is None and ticket.routing_since is None
+    assert [h.status for h in ticket.history] == ["received", "dispatched"]
+
+
+def test_contact_details_are_sealed_with_the_template_key_and_bound_to_their_ticket(stack):
+    vault = KmsContactVault(stack.physical["ContactKey"]["Ref"])
+    sealed = vault.seal("a" * 32, {"phone": "13812345678"})
+    assert "13812345678" not in sealed and "138" not in base64.b64decode(sealed).decode("latin-1")
+    assert vault.open("a" * 32, sealed) == {"phone": "13812345678"}
+    with pytest.raises(ClientError):  # copied onto another ticket, it does not open
+        vault.open("b" * 32, sealed)

@@ -9,7 +9,13 @@ import photo_samples as samples
 import pytest
 from PIL import Image
 
-from complaints.adapters.memory import MemoryNotifier, MemoryPhotoStore, MemoryQueue, MemoryTicketRepository
+from complaints.adapters.memory import (
+    MemoryContactVault,
+    MemoryNotifier,
+    MemoryPhotoStore,
+    MemoryQueue,
+    MemoryTicketRepository,
+)
 from complaints.classifier.model import Prediction
 from complaints.domain import routing
 from complaints.domain.desk import ComplaintDesk, NewComplaint, PhotoUpload
@@ -42,6 +48,7 @@ def make_desk(city, confidence=0.9, category="环境保护", classify_queue=None
         route_queue=MemoryQueue(),
         notifier=MemoryNotifier(),
         classifier=FixedClassifier(category, confidence),
+        contacts=MemoryContactVault(),
         threshold=0.6,
     )
 
@@ -329,3 +336,15 @@ def test_a_queue_failure_undoes_an_announced_ticket(city):
     with pytest.raises(TemporarilyUnavailable):
         announce(desk)
     assert desk.tickets.items == {}
+
+
+def test_a_ticket_number_failure_is_a_retryable_refusal_and_stores_nothing(city):
+    desk = make_desk(city)
+
+    def throttled():
+        raise ConnectionError("throughput exceeded")
+
+    desk.tickets.next_ticket_no = throttled
+    with pytest.raises(TemporarilyUnavailable):
+        desk.submit(NewComplaint(text="上望街道有人烧垃圾"))
+    assert not desk.tickets.items and not desk.classify_queue.messages

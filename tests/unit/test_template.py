@@ -21,8 +21,11 @@ NOT_EMULATED = {
     "AWS::Serverless::Api": "the local gateway serves its routes",
     "AWS::Serverless::LayerVersion": "layer folders are mapped to /opt paths",
     "AWS::S3::BucketPolicy": "moto does not enforce TLS-only access",
-    "AWS::CloudWatch::Alarm": "no alarms locally; dead letters are visible in the DLQs",
+    "AWS::CloudWatch::Alarm": "evaluated by /_local/health from queue depths and invocation errors",
     "AWS::SNS::Subscription": "agency subscriptions come from the city file",
+    "AWS::ApiGateway::UsagePlan": "the local gateway does not throttle",
+    "AWS::ApiGateway::ApiKey": "the local gateway does not throttle",
+    "AWS::ApiGateway::UsagePlanKey": "the local gateway does not throttle",
 }
 
 
@@ -99,10 +102,12 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
             desc = ddb.describe_table(TableName=tpl.physical[logical]["Ref"])["Table"]
             assert desc["KeySchema"] == res["Properties"]["KeySchema"]
             backups = ddb.describe_continuous_backups(TableName=tpl.physical[logical]["Ref"])
-            assert (
-                backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
-                == "ENABLED"
-            )
+            pitr = res["Properties"].get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+            got = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+            assert got == ("ENABLED" if pitr else "DISABLED")
+            ttl = ddb.describe_time_to_live(TableName=tpl.physical[logical]["Ref"])["TimeToLiveDescription"]
+            if "TimeToLiveSpecification" in res["Properties"]:
+                assert ttl["AttributeName"] == res["Properties"]["TimeToLiveSpecification"]["AttributeName"]
         for logical, res in tpl.of_type("AWS::SQS::Queue").items():
             attrs = sqs.get_queue_attributes(QueueUrl=tpl.physical[logical]["Ref"], AttributeNames=["All"])[
                 "Attributes"
@@ -194,3 +199,24 @@ def test_the_token_alarm_watches_the_metric_the_poller_emits(tpl):
     assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]  # Powertools Metrics' default dimension
     assert f'"{alarm["MetricName"]}"' in (ROOT / "functions" / "weibo" / "app.py").read_text(encoding="utf-8")
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_api_is_throttled_for_everyone_and_its_own_clients_have_a_quota(tpl):
+    (setting,) = tpl.resources["Api"]["Properties"]["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] > 0 and setting["ThrottlingBurstLimit"] > 0
+    plan = tpl.resources["AppUsagePlan"]["Properties"]
+    assert plan["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]
+    assert plan["Throttle"]["RateLimit"] > 0 and plan["Quota"]["Limit"] > 0
+    env = tpl.functions()["IntakeFunction"]["Properties"]["Environment"]["Variables"]
+    assert 0 < int(env["MAX_REQUEST_BYTES"]) < 10 * 1024 * 1024  # below API Gateway's own cap
+
+
+def test_contact_details_are_encrypted_with_a_rotated_key_only_intake_may_use(tpl):
+    assert tpl.resources["ContactKey"]["Properties"]["EnableKeyRotation"] is True
+    users = [
+        f
+        for f, res in tpl.functions().items()
+        if any("KMSEncryptPolicy" in p for p in res["Properties"].get("Policies", []) if isinstance(p, dict))
+    ]
+    assert sorted(users) == ["IntakeFunction", "WeiboFunction"]
+    assert "kms:Decrypt" not in json.dumps([tpl.functions()[f]["Properties"].get("Policies") for f in users])

@@ -69,7 +69,8 @@ def test_each_mention_becomes_one_ticket_with_one_comment_carrying_its_number(wo
     assert sorted(t.ticket_no for t in tickets) == comment_numbers(world.api)
     for t in tickets:
         assert t.text == "塘下镇韩田村有工厂偷排污水，河水发黑"  # no @-mention, no t.cn link
-        assert t.contact["weibo_uid"].startswith("61")
+        assert world.desk.contacts.open(t.id, t.contact_sealed)["weibo_uid"].startswith("61")
+        assert "weibo_uid" not in t.model_dump_json()  # sealed, not stored in clear
     for status_id, text in world.api.comments:  # each comment on its own mention, with that mention's ticket
         ticket = world.desk.tickets.get(ticket_id_for(status_id))
         assert f"问题编号{ticket.ticket_no}" in text and city.ticket_link(ticket.ticket_no) in text
@@ -258,7 +259,7 @@ def test_the_citizens_weibo_id_and_the_token_reach_no_log_and_no_public_view(wor
     with caplog.at_level(logging.DEBUG):
         world.channel().poll()
     (ticket,) = world.tickets()
-    uid = ticket.contact["weibo_uid"]
+    uid = world.desk.contacts.open(ticket.id, ticket.contact_sealed)["weibo_uid"]
     logged = "\n".join(
         f"{r.getMessage()} {json.dumps(r.__dict__, default=str, ensure_ascii=False)}" for r in caplog.records
     )

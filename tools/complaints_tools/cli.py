@@ -141,6 +141,32 @@ def cmd_subscribe_agencies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redrive(args: argparse.Namespace) -> int:
+    from complaints_tools import redrive
+
+    pairs = redrive.redrive_pairs(ROOT / "template.yaml")
+    names = list(pairs) if args.queue == "all" else [args.queue]
+    unknown = set(names) - set(pairs)
+    if unknown:
+        print(f"no such queue {sorted(unknown)}; queues with a dead-letter queue: {sorted(pairs)}", file=sys.stderr)
+        return 2
+    sqs, physical = redrive.deployed_stack(args.stack) if args.stack else redrive.local_stack(args.url)
+    moved = {}
+    for name in names:
+        source, dlq = pairs[name]
+        moved[name] = redrive.redrive(sqs, physical[source], physical[dlq], args.max)
+    print(json.dumps({"moved": moved}))
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from complaints_tools.loadtest import report, run
+
+    result = run(args.n, args.concurrency, args.faults, args.retry_share, args.url, args.settle)
+    print(report(result), flush=True)
+    return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from complaints_tools.openapi import DOC, generate
 
@@ -223,6 +249,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--prune", action="store_true", help="also remove subscriptions the city file no longer lists")
     p.set_defaults(func=cmd_subscribe_agencies)
+
+    p = sub.add_parser("redrive", help="move dead-lettered messages back to their queue (after fixing the cause)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="a deployed CloudFormation stack's name")
+    where.add_argument(
+        "--url",
+        default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}",
+        help="a running local stack (default: %(default)s); its /_local/health names the queues",
+    )
+    p.add_argument("--queue", default="all", help="classify, route, photo or all (default: %(default)s)")
+    p.add_argument("--max", type=int, help="move at most this many messages per queue")
+    p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("loadtest", help="N submissions at concurrency C against a fresh local stack, with faults")
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument(
+        "--faults",
+        default="",
+        help="as LOCAL_FAULTS, e.g. sns_publish_fail=0.05,dynamodb_throttle=0.05,kill_classify=0.01",
+    )
+    p.add_argument("--retry-share", type=float, default=0.05, help="share of submissions the client sends twice")
+    p.add_argument("--url", help="a running local stack instead of a fresh one (its faults as they are)")
+    p.add_argument("--settle", type=float, default=900, help="seconds to wait for the pipeline to drain")
+    p.set_defaults(func=cmd_loadtest)
 
     p = sub.add_parser("openapi", help="print the API's OpenAPI document (--write updates docs/openapi.json)")
     p.add_argument("--write", action="store_true")

@@ -22,6 +22,8 @@ def generate() -> str:
         "CITY_CONFIG": str(ROOT / "city" / "ruian.toml"),
         "PHOTOS_BUCKET": "-",
         "CLASSIFY_QUEUE_URL": "-",
+        "IDEMPOTENCY_TABLE": "-",
+        "CONTACT_KEY_ID": "-",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     }
     with mock.patch.dict(os.environ, env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 from typing import Any
@@ -63,14 +64,30 @@ class DynamoTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.table.delete_item(Key={"pk": f"ticket#{ticket_id}"})
 
-    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
-        names = {"#s": "status", "#h": "history"}
-        values = {
-            ":from": from_status.value,
-            ":to": entry.status.value,
-            ":entry": _to_dynamo([entry.model_dump(mode="json", exclude_none=True)]),
-        }
-        sets = ["#s = :to", "#h = list_append(#h, :entry)"]
+    def transition(
+        self,
+        ticket_id: str,
+        from_status: Status,
+        entry: HistoryEntry,
+        fields: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+        record: bool = True,
+    ) -> bool:
+        names = {"#s": "status"}
+        values = {":from": from_status.value, ":to": entry.status.value}
+        sets = ["#s = :to"]
+        if record:
+            names["#h"] = "history"
+            values[":entry"] = _to_dynamo([entry.model_dump(mode="json", exclude_none=True)])
+            sets.append("#h = list_append(#h, :entry)")
+        conditions = ["#s = :from"]
+        for i, (key, value) in enumerate(sorted((expect or {}).items())):
+            names[f"#e{i}"] = key
+            if value is None:
+                conditions.append(f"attribute_not_exists(#e{i})")
+            else:
+                values[f":e{i}"] = _to_dynamo(value)
+                conditions.append(f"#e{i} = :e{i}")
         removes = []
         for i, (key, value) in enumerate(sorted(fields.items())):
             names[f"#f{i}"] = key
@@ -84,7 +101,7 @@ class DynamoTicketRepository:
             self.table.update_item(
                 Key={"pk": f"ticket#{ticket_id}"},
                 UpdateExpression=expression,
-                ConditionExpression="#s = :from",
+                ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
@@ -143,6 +160,27 @@ class SqsWorkQueue:
 
     def send(self, body: dict[str, Any], delay_s: int = 0) -> None:
         self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=delay_s)
+
+
+class KmsContactVault:
+    """Contact details encrypted with the ContactKey (kms:Encrypt of the small JSON, under 4 KB), bound to the
+    ticket by the encryption context: a ciphertext copied onto another ticket does not decrypt."""
+
+    def __init__(self, key_id: str, client: Any = None) -> None:
+        self.key_id = key_id
+        self.kms = client or boto3.client("kms")
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        out = self.kms.encrypt(
+            KeyId=self.key_id,
+            Plaintext=json.dumps(contact, ensure_ascii=False).encode("utf-8"),
+            EncryptionContext={"ticket_id": ticket_id},
+        )
+        return base64.b64encode(out["CiphertextBlob"]).decode("ascii")
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]:
+        out = self.kms.decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"ticket_id": ticket_id})
+        return json.loads(out["Plaintext"])
 
 
 class SnsNotifier:

@@ -30,13 +30,23 @@ class MemoryTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.items.pop(ticket_id, None)
 
-    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
+    def transition(
+        self,
+        ticket_id: str,
+        from_status: Status,
+        entry: HistoryEntry,
+        fields: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+        record: bool = True,
+    ) -> bool:
         t = self.items.get(ticket_id)
         if t is None or t.status is not from_status:
             return False
+        if any(getattr(t, k) != v for k, v in (expect or {}).items()):
+            return False
         data = t.model_dump() | fields
         data["status"] = entry.status
-        data["history"] = [*t.history, entry]
+        data["history"] = [*t.history, entry] if record else t.history
         self.items[ticket_id] = Ticket.model_validate(data)
         return True
 
@@ -82,3 +92,20 @@ class MemoryNotifier:
 
     def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
         self.published.append({"channel": channel, "subject": subject, "messages": messages, "attributes": attributes})
+
+
+class MemoryContactVault:
+    """Not encryption: a stand-in that keeps the plain details out of the ticket, as the KMS vault does."""
+
+    def __init__(self) -> None:
+        self.sealed: dict[str, dict[str, str]] = {}
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        token = f"sealed:{ticket_id}:{len(self.sealed)}"
+        self.sealed[token] = dict(contact)
+        return token
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]:
+        if not sealed.startswith(f"sealed:{ticket_id}:"):
+            raise PermissionError("sealed for another ticket")
+        return dict(self.sealed[sealed])

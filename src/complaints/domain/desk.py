@@ -7,13 +7,20 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from complaints.city import City
 from complaints.domain import routing
-from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
+from complaints.domain.errors import (
+    PhotoRejected,
+    PhotoTooLarge,
+    RoutingInProgress,
+    TemporarilyUnavailable,
+    TicketNotFound,
+)
 from complaints.domain.photos import (
     KIND_BY_CONTENT_TYPE,
     MAX_UPLOAD_BYTES,
@@ -23,7 +30,7 @@ from complaints.domain.photos import (
     heic_supported,
     process_photo,
 )
-from complaints.domain.ports import Classifier, Notifier, PhotoStore, TicketRepository, WorkQueue
+from complaints.domain.ports import Classifier, ContactVault, Notifier, PhotoStore, TicketRepository, WorkQueue
 from complaints.domain.tickets import (
     Channel,
     HistoryEntry,
@@ -97,9 +104,12 @@ class ComplaintDesk:
     route_queue: WorkQueue | None = None
     notifier: Notifier | None = None
     classifier: Classifier | None = None
+    contacts: ContactVault | None = None
     threshold: float = 0.6
     photo_wait_s: int = MAX_PHOTO_WAIT_SECONDS
     keep_photo_originals: bool = False
+    # Longer than a route worker can live (the function timeout, 15 s): an older claim's worker is gone.
+    routing_lease_s: float = 60
 
     # ------------------------------------------------------------------ intake
     def submit(self, complaint: NewComplaint) -> Receipt:
@@ -119,9 +129,14 @@ class ComplaintDesk:
         receipt = secrets.token_urlsafe(24)  # 192 bits
         now = now_iso()
         status = Status.AWAITING_PHOTO if upload else Status.RECEIVED
+        try:
+            ticket_no = self.tickets.next_ticket_no()
+        except Exception as e:  # nothing stored yet; a number lost to a failure is a gap, never a duplicate
+            log.exception("no ticket number; nothing stored", extra={"ticket_id": ticket_id})
+            raise TemporarilyUnavailable("the complaint could not be stored; please try again") from e
         ticket = Ticket(
             id=ticket_id,
-            ticket_no=self.tickets.next_ticket_no(),
+            ticket_no=ticket_no,
             status=status,
             text=complaint.text,
             channel=complaint.channel,
@@ -129,7 +144,6 @@ class ComplaintDesk:
             receipt_hash=hash_receipt(receipt),
             history=[HistoryEntry(status=status, at=now)],
             location=complaint.location.model_copy(update={"source": "app"}) if complaint.location else None,
-            contact=complaint.contact,
         )
         form = None
         if photo is not None:
@@ -141,6 +155,8 @@ class ComplaintDesk:
             form = self._upload_form(ticket_id, upload)
         stored: list[str] = []
         try:
+            if complaint.contact:
+                ticket = ticket.model_copy(update={"contact_sealed": self.contacts.seal(ticket_id, complaint.contact)})
             for key, image in _derived_images(ticket_id, photo):
                 self.photos.put(key, image.data, image.content_type)
                 stored.append(key)
@@ -220,7 +236,11 @@ class ComplaintDesk:
 
     def ticket_for_citizen(self, ticket_id: str, receipt: str | None) -> Ticket:
         """The ticket, if the receipt matches. Unknown id and wrong receipt look the same from outside."""
-        ticket = self.tickets.get(ticket_id) if _TICKET_ID.match(ticket_id or "") else None
+        try:
+            ticket = self.tickets.get(ticket_id) if _TICKET_ID.match(ticket_id or "") else None
+        except Exception as e:
+            log.exception("ticket could not be read", extra={"ticket_id": ticket_id})
+            raise TemporarilyUnavailable("the ticket cannot be read right now; please try again") from e
         expected = ticket.receipt_hash if ticket else hash_receipt("")
         supplied = hash_receipt(receipt or "")
         if not hmac.compare_digest(expected, supplied) or ticket is None or not receipt:
@@ -291,29 +311,105 @@ class ComplaintDesk:
 
     # ------------------------------------------------------------------- route
     def route(self, ticket_id: str) -> Status | None:
-        """Publish a classified ticket to `dispatch` (confident) or `triage`, and record it."""
+        """Publish a classified ticket to `dispatch` (confident) or `triage`, once, and record it.
+
+        Exactly once per ticket, whatever SQS redelivers and however many workers race: the worker first claims the
+        ticket (a conditional `classified → routing`), publishes, then records `dispatched`/`triage`. A worker
+        that loses the race, or finds the ticket already routed, publishes nothing. A publish that fails releases
+        the claim and raises, so SQS retries the message (and moves it to the dead-letter queue, whose alarm calls
+        an operator, if it keeps failing). A claim older than `routing_lease_s` belonged to a worker that died
+        between claiming and recording: whether it published is unknown, so the ticket goes to the human triage
+        desk with that said, never to the agency a second time.
+        """
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
             log.warning("route: no such ticket", extra={"ticket_id": ticket_id})
             return None
+        if ticket.status is Status.ROUTING:
+            if (ticket.routing_since or "") > _iso_ago(self.routing_lease_s):
+                # Another worker holds it now; retry later (SQS redelivers) rather than acknowledge: if that
+                # worker dies, this message is what finishes the ticket.
+                raise RoutingInProgress(f"ticket {ticket_id} is being routed by another worker")
+            return self._route_interrupted(ticket)
         if ticket.status is not Status.CLASSIFIED:
             return ticket.status  # already routed: a redelivered message changes nothing
+        claim = secrets.token_hex(8)
+        if not self._claim(ticket, Status.CLASSIFIED, claim):
+            raise RoutingInProgress(f"ticket {ticket_id} was claimed by another worker")
         decision = routing.decide(ticket, self.city, self.threshold)
+        try:
+            self._publish(ticket, decision)
+        except Exception:
+            log.exception("publish failed; releasing the ticket for a retry", extra={"ticket_id": ticket_id})
+            released = HistoryEntry(status=Status.CLASSIFIED, at=now_iso())
+            self.tickets.transition(ticket_id, Status.ROUTING, released, _NO_CLAIM, {"routing_claim": claim}, False)
+            raise
+        return self._record_routed(ticket, decision, claim)
+
+    def _claim(self, ticket: Ticket, from_status: Status, claim: str) -> bool:
+        entry = HistoryEntry(status=Status.ROUTING, at=now_iso())
+        fields = {"routing_claim": claim, "routing_since": entry.at}
+        return self.tickets.transition(
+            ticket.id, from_status, entry, fields, {"routing_claim": ticket.routing_claim}, False
+        )
+
+    def _publish(self, ticket: Ticket, decision: routing.RoutingDecision, note: str | None = None) -> None:
         has_photo = ticket.photo is not None and ticket.photo.status == "ready"
         display_key = photo_keys(ticket.id)["display"]
         photo_link = self.photos.link(display_key, routing.PHOTO_LINK_SECONDS) if has_photo else None
-        email = routing.email_text(ticket, self.city, decision, photo_link)
+        email = routing.email_text(ticket, self.city, decision, photo_link, note)
         self.notifier.publish(
             decision.channel,
             routing.subject(ticket, self.city, decision),
             {"default": email, "email": email, "sms": routing.sms_text(ticket, self.city)},
             routing.attributes(ticket, decision),
         )
+
+    def _record_routed(self, ticket: Ticket, decision: routing.RoutingDecision, claim: str) -> Status:
         status = Status.DISPATCHED if decision.channel == "dispatch" else Status.TRIAGE
         note = decision.department.name if status is Status.DISPATCHED and decision.department else decision.reason
-        self.tickets.transition(ticket_id, Status.CLASSIFIED, HistoryEntry(status=status, at=now_iso(), note=note), {})
-        log.info("ticket routed", extra={"ticket_id": ticket_id, "status": status.value})
+        entry = HistoryEntry(status=status, at=now_iso(), note=note)
+        if not self._after_publishing(
+            lambda: self.tickets.transition(ticket.id, Status.ROUTING, entry, _NO_CLAIM, {"routing_claim": claim})
+        ):
+            # Our claim was taken over (we outlived the lease): the taker tells triage; nothing more to do here.
+            log.warning("routing claim lost after publishing", extra={"ticket_id": ticket.id})
+            return self.tickets.get(ticket.id).status
+        log.info("ticket routed", extra={"ticket_id": ticket.id, "status": status.value})
         return status
+
+    def _after_publishing(self, step):
+        """Run `step`, retrying it for up to ~6 s: once agencies have the ticket, failing to record it would leave it
+        claimed, and a claim that outlives its lease sends the ticket to triage as well. Throttling passes."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                return step()
+            except Exception:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise
+                log.warning("recording a published ticket failed; retrying", exc_info=True)
+                time.sleep(0.1 * 2**attempt)
+        return None
+
+    def _route_interrupted(self, ticket: Ticket) -> Status:
+        claim = secrets.token_hex(8)
+        if not self._claim(ticket, Status.ROUTING, claim):
+            raise RoutingInProgress(f"ticket {ticket.id} was claimed by another worker")
+        log.warning("routing was interrupted; handing the ticket to triage", extra={"ticket_id": ticket.id})
+        decision = routing.interrupted(routing.decide(ticket, self.city, self.threshold))
+        self._publish(ticket, decision, note=routing.INTERRUPTED_NOTE)
+        return self._record_routed(ticket, decision, claim)
+
+
+# Attempts at recording a ticket as routed after publishing it (0.1 s, 0.2 s, … 3.2 s apart).
+RECORD_ATTEMPTS = 7
+# Removes the claim fields when a ticket leaves `routing`.
+_NO_CLAIM = {"routing_claim": None, "routing_since": None}
+
+
+def _iso_ago(seconds: float) -> str:
+    at = datetime.now(UTC) - timedelta(seconds=seconds)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _check_upload(upload: PhotoUpload) -> None:

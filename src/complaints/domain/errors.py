@@ -35,3 +35,19 @@ class TemporarilyUnavailable(DeskError):
     """A downstream service failed; nothing was kept, and the citizen may retry (503)."""
 
     code = "unavailable"
+
+
+class RoutingInProgress(Exception):
+    """Another route worker holds the ticket; the message is retried later (not a DeskError: no citizen sees it)."""
+
+
+class IdempotencyKeyReused(DeskError):
+    """The Idempotency-Key was used before with another body (422): a client bug, never a retry."""
+
+    code = "idempotency_key_reused"
+
+
+class RequestInProgress(DeskError):
+    """A request with this Idempotency-Key is being handled right now (409); retry in a moment."""
+
+    code = "request_in_progress"

@@ -18,11 +18,21 @@ class TicketRepository(Protocol):
 
     def delete(self, ticket_id: str) -> None: ...
 
-    def transition(self, ticket_id: str, from_status: Status, entry: HistoryEntry, fields: dict[str, Any]) -> bool:
-        """Move a ticket from `from_status` to `entry.status`, set `fields`, append `entry` to its history.
+    def transition(
+        self,
+        ticket_id: str,
+        from_status: Status,
+        entry: HistoryEntry,
+        fields: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+        record: bool = True,
+    ) -> bool:
+        """Move a ticket from `from_status` to `entry.status`, set `fields` (None removes one), append `entry` to
+        its history unless `record` is False.
 
-        Returns False (and changes nothing) when the ticket is no longer in `from_status`: another worker
-        got there first, so the caller treats the step as done.
+        Returns False (and changes nothing) when the ticket is no longer in `from_status`, or a field named in
+        `expect` does not hold the expected value: another worker got there first, so the caller treats the step
+        as done (or as not its own).
         """
 
 
@@ -55,3 +65,12 @@ class Notifier(Protocol):
 class Classifier(Protocol):
     def predict(self, text: str) -> Any:
         """A Prediction with `category`, `confidence` and `top3`."""
+
+
+class ContactVault(Protocol):
+    """Keeps citizens' contact details sealed (KMS in AWS): only the sealed form is stored with the ticket."""
+
+    def seal(self, ticket_id: str, contact: dict[str, str]) -> str:
+        """The contact details encrypted, bound to this ticket (another ticket's sealed value does not open)."""
+
+    def open(self, ticket_id: str, sealed: str) -> dict[str, str]: ...

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from complaints.city import Agency, City
+from complaints.domain.privacy import mask_personal_numbers
 from complaints.domain.tickets import Ticket
 
 SMS_MAX_CHARS = 70  # one SMS segment in UCS-2, which any Chinese text needs
@@ -34,6 +35,14 @@ def decide(ticket: Ticket, city: City, threshold: float) -> RoutingDecision:
     if confidence < threshold:
         return RoutingDecision("triage", department, f"置信度 {confidence:.2f} 低于自动派单阈值 {threshold:.2f}")
     return RoutingDecision("dispatch", department, f"置信度 {confidence:.2f}")
+
+
+INTERRUPTED_NOTE = "上次派单中断，承办单位可能已收到本单，请核实后处理，勿重复派单"
+
+
+def interrupted(decision: RoutingDecision) -> RoutingDecision:
+    """Where a ticket goes whose routing was interrupted: a human decides, since an agency may have it already."""
+    return RoutingDecision("triage", decision.department, INTERRUPTED_NOTE)
 
 
 def attributes(ticket: Ticket, decision: RoutingDecision) -> dict[str, str]:
@@ -67,7 +76,11 @@ def subject(ticket: Ticket, city: City, decision: RoutingDecision) -> str:
     return f"[{city.code}] {what} #{ticket.ticket_no}"
 
 
-def email_text(ticket: Ticket, city: City, decision: RoutingDecision, photo_link: str | None) -> str:
+def email_text(
+    ticket: Ticket, city: City, decision: RoutingDecision, photo_link: str | None, note: str | None = None
+) -> str:
+    """The e-mail body. The assigned agency reads the text as written; triage reads it with personal numbers
+    masked (the dispatcher chooses an agency, and needs no one's phone or ID number to do so)."""
     lines = [
         f"{city.board} 问题编号:{ticket.ticket_no}",
         "",
@@ -87,7 +100,10 @@ def email_text(ticket: Ticket, city: City, decision: RoutingDecision, photo_link
         lines.append(f"转人工分派原因: {decision.reason}")
         if ticket.top3:
             lines.append("候选类别: " + "、".join(f"{c} {p:.2f}" for c, p in ticket.top3))
-    lines += ["", "内容:", ticket.text, ""]
+    if note:
+        lines.append(f"注意: {note}")
+    text = ticket.text if decision.channel == "dispatch" else mask_personal_numbers(ticket.text)
+    lines += ["", "内容:", text, ""]
     if photo_link:
         lines.append(f"照片(限时链接): {photo_link}")
     lines.append(f"查看与答复: {city.ticket_link(ticket.ticket_no)}")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["app", "web", "weibo", "wechat"]
 
@@ -16,6 +16,8 @@ class Status(StrEnum):
     PHOTO_REJECTED = "photo_rejected"  # the uploaded photo was refused; the complaint goes on without it
     RECEIVED = "received"
     CLASSIFIED = "classified"
+    # Claimed by one route worker, which is publishing it now. Not in the history: a lease, not a step.
+    ROUTING = "routing"
     DISPATCHED = "dispatched"
     TRIAGE = "triage"
 
@@ -36,6 +38,12 @@ class Location(BaseModel):
         description="Where the coordinates came from: the app, or the GPS tags of the photo",
         json_schema_extra={"readOnly": True},
     )
+
+    @field_validator("lat", "lng")
+    @classmethod
+    def _centimetres(cls, value: float) -> float:
+        # 7 decimals is about a centimetre; finer is noise, and DynamoDB cannot store numbers below 1e-130.
+        return round(value, 7)
 
 
 PhotoStatus = Literal["awaiting_upload", "ready", "rejected", "missing"]
@@ -70,7 +78,8 @@ class HistoryEntry(BaseModel):
 
 
 class Ticket(BaseModel):
-    """A complaint as stored. `contact` and `receipt_hash` are private: never shown to the public or logged."""
+    """A complaint as stored. `contact_sealed` and `receipt_hash` are private: never shown to the public or logged.
+    The contact details themselves are never stored: only their sealed (KMS-encrypted) form."""
 
     id: str
     ticket_no: int
@@ -81,7 +90,6 @@ class Ticket(BaseModel):
     receipt_hash: str
     history: list[HistoryEntry]
     location: Location | None = None
-    contact: dict[str, str] | None = None
     photo: TicketPhoto | None = None
     category: str | None = None
     department: str | None = None
@@ -89,6 +97,11 @@ class Ticket(BaseModel):
     district_source: Literal["location", "text"] | None = None
     confidence: float | None = None
     top3: list[tuple[str, float]] | None = None
+    # The route worker holding the ticket (status `routing`) and since when; see ComplaintDesk.route.
+    routing_claim: str | None = None
+    routing_since: str | None = None
+    # The contact details sealed by the ContactVault (KMS): ciphertext only, never the details themselves.
+    contact_sealed: str | None = None
 
     def to_public(self, photo_links: dict[str, str] | None = None) -> dict:
         """What the citizen who holds the receipt may see: no contact, no receipt hash, no storage keys, no photo

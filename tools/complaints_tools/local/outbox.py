@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -45,6 +46,7 @@ def install() -> None:
                     "subject": subject,
                     "attributes": message_attributes or {},
                     "structure": kwargs.get("message_structure"),
+                    "at": time.time(),
                 }
             )
         return message_id
@@ -56,6 +58,21 @@ def install() -> None:
 def clear() -> None:
     with _lock:
         _published.clear()
+
+
+def published(topic_labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Every publish, oldest first: topic, ticket number and when (epoch seconds) — one per publish, not per
+    subscriber, so a ticket published twice shows twice."""
+    with _lock:
+        entries = list(_published)
+    return [
+        {
+            "topic": topic_labels.get(e["topic_arn"], e["topic"]),
+            "ticket_no": (e["attributes"].get("ticket_no") or {}).get("Value"),
+            "at": e["at"],
+        }
+        for e in entries
+    ]
 
 
 def _text_for(protocol: str, entry: dict[str, Any]) -> str:

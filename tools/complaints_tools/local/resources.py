@@ -10,7 +10,14 @@ import boto3
 from complaints_tools.local.template import ACCOUNT, Template
 
 # Types created locally; everything else in the template is reported as skipped.
-CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::SNS::Topic")
+CREATED = (
+    "AWS::KMS::Key",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
+    "AWS::SNS::Topic",
+)
 
 
 def physical_name(tpl: Template, logical: str) -> str:
@@ -20,6 +27,8 @@ def physical_name(tpl: Template, logical: str) -> str:
 def create_all(tpl: Template) -> list[str]:
     """Create tables, queues (dead-letter queues first) and their policies, topics, then buckets (whose
     notifications name queues); return the logical ids skipped."""
+    for logical, res in tpl.of_type("AWS::KMS::Key").items():
+        _key(tpl, logical, res["Properties"])
     for logical, res in tpl.of_type("AWS::DynamoDB::Table").items():
         _table(tpl, logical, res["Properties"])
     queues = tpl.of_type("AWS::SQS::Queue")
@@ -34,6 +43,14 @@ def create_all(tpl: Template) -> list[str]:
     return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
 
 
+def _key(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    kms = boto3.client("kms", region_name=tpl.region)
+    meta = kms.create_key(Description=props.get("Description", logical))["KeyMetadata"]
+    if props.get("EnableKeyRotation"):
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
+    tpl.physical[logical] = {"Ref": meta["KeyId"], "Arn": meta["Arn"]}
+
+
 def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
     ddb = boto3.client("dynamodb", region_name=tpl.region)
     name = props.get("TableName") or physical_name(tpl, logical)
@@ -44,6 +61,9 @@ def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         BillingMode=props.get("BillingMode", "PROVISIONED"),
         SSESpecification={"Enabled": bool(props.get("SSESpecification", {}).get("SSEEnabled", False))},
     )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False)
     if pitr:
         ddb.update_continuous_backups(

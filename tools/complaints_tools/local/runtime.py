@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
+from complaints_tools.local.faults import WorkerKilled
+
 log = logging.getLogger("complaints.local")
 
 # API Gateway REST API limit on a request payload.
@@ -64,20 +66,80 @@ class Function:
     def __post_init__(self) -> None:
         self._idle: queue.LifoQueue[Callable[[dict, Any], Any]] = queue.LifoQueue()
         self._lock = threading.Lock()
-        self.environments = 1
-        self._idle.put(self.loader(1))  # the first one starts with the stack, as a warm start
+        self.environments = 0
+        self.init_errors = 0
+        self._started = 0
+        # Environments started before the last reset() are not reused when their invocation ends.
+        self._generation = 0
+        self._born: dict[int, int] = {}
+        try:  # the first one starts with the stack, as a warm start
+            self._idle.put(self._start(self._reserve()))
+        except Exception:
+            log.exception("%s failed to initialise; its invocations fail until it can", self.name)
+
+    def _reserve(self) -> int:
+        """Number of a new environment, or 0 if all `max_environments` exist (then wait for an idle one)."""
+        with self._lock:
+            if self.environments >= self.max_environments:
+                return 0
+            self.environments += 1
+            self._started += 1
+            return self._started
+
+    def _start(self, number: int) -> Callable[[dict, Any], Any]:
+        generation = self._generation
+        try:
+            handler = self.loader(number)
+            self._born[id(handler)] = generation
+            return handler
+        except Exception:
+            # As on Lambda, an init error fails the invocation, and the next one tries a fresh environment.
+            with self._lock:
+                self.environments -= 1
+                self.init_errors += 1
+            raise
+
+    def reset(self) -> None:
+        """Drop the idle environments: the next invocations start fresh ones (a new deploy, a changed layer).
+
+        Environments busy now are dropped when their invocation ends (see `_release`)."""
+        with self._lock:
+            self._generation += 1
+        while True:
+            try:
+                handler = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                self.environments -= 1
+                self._born.pop(id(handler), None)
 
     def invoke(self, event: dict) -> Any:
         try:
             handler = self._idle.get_nowait()
         except queue.Empty:
-            with self._lock:
-                number = self.environments + 1 if self.environments < self.max_environments else 0
-                self.environments = max(self.environments, number)
-            handler = self.loader(number) if number else self._idle.get()
+            number = self._reserve()
+            handler = self._start(number) if number else self._idle.get()
         try:
-            return handler(event, LambdaContext(self.name, self.memory, self.timeout))
-        finally:
+            result = handler(event, LambdaContext(self.name, self.memory, self.timeout))
+        except BaseException as e:
+            if not isinstance(e, Exception):  # the environment died with its worker
+                with self._lock:
+                    self.environments -= 1
+                    self._born.pop(id(handler), None)
+                raise
+            self._release(handler)
+            raise
+        self._release(handler)
+        return result
+
+    def _release(self, handler: Callable[[dict, Any], Any]) -> None:
+        with self._lock:
+            stale = self._born.get(id(handler), self._generation) != self._generation
+            if stale:
+                self.environments -= 1
+                self._born.pop(id(handler), None)
+        if not stale:
             self._idle.put(handler)
 
 
@@ -206,7 +268,7 @@ class QueuePoller(threading.Thread):
         try:
             result = self.function.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:
+        except (Exception, WorkerKilled):
             # A crashed invocation fails the whole batch, as on Lambda.
             self.errors += 1
             log.exception("%s invocation failed; the batch will be retried", self.function.name)

@@ -24,6 +24,8 @@ from typing import Any
 import boto3
 
 from complaints_tools.local import outbox, state
+from complaints_tools.local.alarms import alarm_states
+from complaints_tools.local.faults import FaultInjector, Faults
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
     MAX_BODY_BYTES,
@@ -54,7 +56,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         parameters: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
-        max_environments: int = 4,
+        max_environments: int = int(os.environ.get("LOCAL_MAX_ENVIRONMENTS", "4")),
         state_dir: Path | None = None,
     ) -> None:
         self.root = Path(root)
@@ -72,6 +74,7 @@ class LocalStack:
         self.fake_weibo = None
         self.functions: dict[str, Function] = {}
         self.skipped: list[str] = []
+        self.faults = FaultInjector(Faults.parse(os.environ.get("LOCAL_FAULTS")))
         self._moto = None
         self._http: ThreadingHTTPServer | None = None
 
@@ -100,6 +103,7 @@ class LocalStack:
         )
         os.environ.pop("AWS_PROFILE", None)
         outbox.install()
+        self.faults.install()  # before any handler creates its clients
 
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
         self.template = tpl
@@ -158,13 +162,15 @@ class LocalStack:
         # Where the local stack deliberately differs from AWS (an endpoint); only variables the template defines.
         env.update({k: v for k, v in self.env_overrides.items() if k in env})
         os.environ.update(env)
+        if "ROUTE_QUEUE_URL" in env:  # the classify worker's sends there are where `kill_classify` strikes
+            self.faults.kill_queue_urls.add(env["ROUTE_QUEUE_URL"])
         globals_ = tpl.doc.get("Globals", {}).get("Function", {})
         for logical, res in tpl.functions().items():
             props = res["Properties"]
             code_dir, module, attr = tpl.function_code(logical)
             fn = Function(
                 logical,
-                partial(_loader, code_dir, module, attr, logical),
+                partial(_loader, code_dir, module, attr, logical, self.faults, tpl.function_environment(logical)),
                 int(props.get("MemorySize", globals_.get("MemorySize", 512))),
                 int(props.get("Timeout", globals_.get("Timeout", 15))),
                 max_environments=self.max_environments,
@@ -217,7 +223,13 @@ class LocalStack:
             def do_PATCH(self) -> None:  # noqa: N802
                 stack._handle(self, "PATCH")
 
-        self._http = ThreadingHTTPServer((self.host, self.port), Handler)
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (HEAD, OPTIONS, TRACE, …) reaches the gateway too, as it does API Gateway.
+                if name.startswith("do_") and name[3:].isalpha():
+                    return lambda: stack._handle(self, name[3:])
+                raise AttributeError(name)
+
+        self._http = _GatewayServer((self.host, self.port), Handler)
         self._http.daemon_threads = True
         self.port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
@@ -244,26 +256,30 @@ class LocalStack:
         except Exception:
             log.exception("%s crashed", route.function.name)
             return self._gateway_response(req, HTTPStatus.BAD_GATEWAY, "Internal server error")
-        return self._send(
-            req, int(result["statusCode"]), result.get("headers") or {}, (result.get("body") or "").encode("utf-8")
-        )
+        # Proxy responses may carry headers in either field (the REST resolver uses multiValueHeaders).
+        headers = dict(result.get("headers") or {})
+        headers.update({k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items() if v})
+        return self._send(req, int(result["statusCode"]), headers, (result.get("body") or "").encode("utf-8"))
 
     def _gateway_response(self, req: BaseHTTPRequestHandler, status: int, message: str) -> None:
         """API Gateway's own answer, where no function runs (unknown method, body too large, crash)."""
         self._send_json(req, status, {"message": message})
 
     def _local_route(self, req: BaseHTTPRequestHandler, method: str, path: str) -> None:
+        labels = {
+            v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
+        }
         if method == "GET" and path == "/_local/outbox":
-            labels = {
-                v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
-            }
-            data = outbox.outbox(REGION, labels)
-            return self._send_json(req, HTTPStatus.OK, data)
+            return self._send_json(req, HTTPStatus.OK, outbox.outbox(REGION, labels))
+        if method == "GET" and path == "/_local/published":
+            return self._send_json(req, HTTPStatus.OK, outbox.published(labels))
         if method == "POST" and path.startswith("/_local/schedules/"):
             scheduler = self.schedulers.get(path.rsplit("/", 1)[1])
             if scheduler is None:
                 return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": path}})
             return self._send_json(req, HTTPStatus.OK, scheduler.run_now())
+        if path == "/_local/faults" and method in ("GET", "POST"):
+            return self._faults_route(req, method)
         if method == "GET" and path == "/_local/health":
             pollers = {p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers}
             schedules = {
@@ -281,10 +297,32 @@ class LocalStack:
                     "skipped_resources": self.skipped,
                     "pollers": pollers,
                     "schedules": schedules,
+                    "functions": {
+                        n: {"environments": f.environments, "init_errors": f.init_errors}
+                        for n, f in self.functions.items()
+                    },
+                    "alarms": alarm_states(self.template, self.pollers, self.schedulers),
+                    "faults": self.faults.as_dict(),
                     "weibo_api_base": self.env_overrides.get("WEIBO_API_BASE"),
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _faults_route(self, req: BaseHTTPRequestHandler, method: str) -> None:
+        if method == "POST":
+            length = int(req.headers.get("Content-Length") or 0)
+            try:
+                faults = Faults.parse(json.loads(req.rfile.read(length) or b"{}"))
+            except (ValueError, TypeError) as e:
+                return self._send_json(
+                    req, HTTPStatus.BAD_REQUEST, {"error": {"code": "bad_faults", "message": str(e)}}
+                )
+            model_changed = faults.model != self.faults.faults.model
+            self.faults.faults = faults
+            if model_changed:  # new environments load the model as the fault now says
+                for fn in self.functions.values():
+                    fn.reset()
+        return self._send_json(req, HTTPStatus.OK, self.faults.as_dict())
 
     def _send_json(self, req: BaseHTTPRequestHandler, status: int, data: Any) -> None:
         self._send(
@@ -320,6 +358,11 @@ class LocalStack:
             self._moto.stop()
 
 
+class _GatewayServer(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections as soon as a few dozen clients connect at once.
+    request_queue_size = 256
+
+
 def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
     """(API base, token, fake server or None): WEIBO_API_BASE if set, else a fake Weibo started on a free port."""
     if environ.get("WEIBO_API_BASE"):
@@ -330,8 +373,11 @@ def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
     return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
-def _loader(code_dir: Path, module: str, attr: str, logical: str, number: int):
-    return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
+def _loader(
+    code_dir: Path, module: str, attr: str, logical: str, faults: FaultInjector, env: dict[str, str], number: int
+):
+    with faults.environment(env):
+        return load_handler(code_dir, module, attr, f"lambda_{logical}_{number}")
 
 
 def serve_forever(
