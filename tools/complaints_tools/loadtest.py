@@ -106,18 +106,11 @@ def start_stack(faults: str, log: Path) -> tuple[subprocess.Popen, str]:
 
 def dead_lettered(url: str) -> set[str]:
     """Ticket ids in the dead-letter queues (peeked: visibility 0)."""
-    import boto3
+    from complaints_tools.redrive import local_stack
 
-    health = _get(url + "/_local/health")
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=health["aws_endpoint"],
-        region_name=health["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs, resources = local_stack(url)
     ids: set[str] = set()
-    for logical, queue_url in health["resources"].items():
+    for logical, queue_url in resources.items():
         if not logical.endswith("DeadLetterQueue"):
             continue
         n = int(
