@@ -105,19 +105,16 @@ def assert_exactly_once(stack, created: list[dict], ends: dict[str, str]) -> Non
         assert {"dispatched": "dispatch", "triage": "triage"}.get(numbers[no]) == topic, (no, topic, numbers[no])
 
 
-def test_sns_publish_failing_a_third_of_calls(stack, faults):
-    faults(sns_publish_fail=0.35)
+@pytest.mark.parametrize(
+    ("fault", "share"),
+    [("sns_publish_fail", 0.35), ("dynamodb_throttle", 0.3)],
+    ids=["sns-publish-failing-a-third-of-calls", "dynamodb-throttling"],
+)
+def test_a_share_of_aws_calls_failing(stack, faults, fault, share):
+    faults(**{fault: share})
     created = submit(stack, 16)
     ends = settle(stack, created)
-    assert injected(stack, "sns_publish_fail") > 0
-    assert_exactly_once(stack, created, ends)
-
-
-def test_dynamodb_throttling(stack, faults):
-    faults(dynamodb_throttle=0.3)
-    created = submit(stack, 16)
-    ends = settle(stack, created)
-    assert injected(stack, "dynamodb_throttle") > 0
+    assert injected(stack, fault) > 0
     assert_exactly_once(stack, created, ends)
 
 
