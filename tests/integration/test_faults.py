@@ -3,13 +3,13 @@ dispatched, triage or a dead-letter queue, and no agency hears about a ticket tw
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
 import pytest
 
 from complaints_tools.cli import main as complaints
+from complaints_tools.redrive import dead_letter_tickets
 
 TEXTS = [
     "上望街道薛里村有人焚烧垃圾，黑烟很大",
@@ -35,25 +35,10 @@ def injected(stack, name: str) -> int:
 
 
 def dead_letters(stack) -> set[str]:
-    """Ticket ids in the classify and route dead-letter queues (read without taking them)."""
-    sqs, ids = stack.aws("sqs"), set()
-    for dlq in ("ClassifyDeadLetterQueue", "RouteDeadLetterQueue"):
-        attrs = sqs.get_queue_attributes(QueueUrl=stack.resource(dlq), AttributeNames=["ApproximateNumberOfMessages"])
-        n = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-        seen: set[str] = set()
-        for _ in range(n + 5):
-            got = sqs.receive_message(QueueUrl=stack.resource(dlq), MaxNumberOfMessages=10, VisibilityTimeout=0)
-            for m in got.get("Messages", []):
-                try:
-                    body = json.loads(m["Body"])
-                except ValueError:
-                    continue  # a poison message
-                if isinstance(body, dict) and "ticket_id" in body:
-                    seen.add(body["ticket_id"])
-            if len(seen) >= n or not got.get("Messages"):
-                break
-        ids |= seen
-    return ids
+    """Ticket ids in the classify and route dead-letter queues (left there)."""
+    sqs = stack.aws("sqs")
+    queues = ("ClassifyDeadLetterQueue", "RouteDeadLetterQueue")
+    return {t for q in queues for t in dead_letter_tickets(sqs, stack.resource(q))}
 
 
 def submit(stack, n: int) -> list[dict]:

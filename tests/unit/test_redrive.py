@@ -11,7 +11,7 @@ from moto import mock_aws
 from complaints_tools.local.faults import Faults
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.template import Template
-from complaints_tools.redrive import redrive, redrive_pairs
+from complaints_tools.redrive import dead_letter_tickets, redrive, redrive_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +44,20 @@ def test_redrive_moves_every_message_back_once(aws_credentials):
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
             )
         assert sorted(moved) == sorted(bodies)
+
+
+def test_every_dead_lettered_ticket_is_listed_and_stays_in_the_queue(aws_credentials):
+    # More than one receive's worth (10): a queue of dead letters must be read to its end, not its first page.
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        dlq = sqs.create_queue(QueueName="dead")["QueueUrl"]
+        tickets = {f"{i:032x}" for i in range(27)}
+        for t in sorted(tickets):
+            sqs.send_message(QueueUrl=dlq, MessageBody=f'{{"ticket_id": "{t}"}}')
+        sqs.send_message(QueueUrl=dlq, MessageBody="{not json")
+        assert dead_letter_tickets(sqs, dlq) == tickets
+        assert dead_letter_tickets(sqs, dlq) == tickets  # nothing was taken or hidden
+        assert redrive(sqs, sqs.create_queue(QueueName="source")["QueueUrl"], dlq) == 28
 
 
 def test_fault_specs_are_read_from_the_environment_form_or_json_and_typos_refused():

@@ -9,7 +9,6 @@ first attempt to the first SNS publish of that ticket (both on this machine's cl
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -105,28 +104,14 @@ def start_stack(faults: str, log: Path) -> tuple[subprocess.Popen, str]:
 
 
 def dead_lettered(url: str) -> set[str]:
-    """Ticket ids in the dead-letter queues (peeked: visibility 0)."""
-    from complaints_tools.redrive import local_stack
+    """Ticket ids in the dead-letter queues (left there)."""
+    from complaints_tools.redrive import dead_letter_tickets, local_stack
 
     sqs, resources = local_stack(url)
     ids: set[str] = set()
     for logical, queue_url in resources.items():
-        if not logical.endswith("DeadLetterQueue"):
-            continue
-        n = int(
-            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-        )
-        seen: set[str] = set()
-        for _ in range(n // 10 + 20):
-            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-            for m in got.get("Messages", []):
-                with contextlib.suppress(ValueError, KeyError, TypeError):  # a poison message names no ticket
-                    seen.add(json.loads(m["Body"])["ticket_id"])
-            if len(seen) >= n or not got.get("Messages"):
-                break
-        ids |= seen
+        if logical.endswith("DeadLetterQueue"):
+            ids |= dead_letter_tickets(sqs, queue_url)
     return ids
 
 

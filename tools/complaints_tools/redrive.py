@@ -76,6 +76,33 @@ def redrive(sqs: Any, source_url: str, dlq_url: str, limit: int | None = None) -
     return moved
 
 
+def dead_letter_tickets(sqs: Any, dlq_url: str) -> set[str]:
+    """Ticket ids of every message in `dlq_url`, left in the queue (a poison message names none).
+
+    Receiving with visibility 0 would show the same first ten messages again and again; each message is instead
+    held out of sight while the queue is walked to its end, then made visible again at once."""
+    ids: set[str] = set()
+    held: list[str] = []
+    try:
+        while got := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages"
+        ):
+            held += [m["ReceiptHandle"] for m in got]
+            for m in got:
+                try:
+                    body = json.loads(m["Body"])
+                except ValueError:
+                    continue
+                if isinstance(body, dict) and isinstance(body.get("ticket_id"), str):
+                    ids.add(body["ticket_id"])
+    finally:
+        for i in range(0, len(held), 10):
+            page = enumerate(held[i : i + 10])
+            entries = [{"Id": str(j), "ReceiptHandle": h, "VisibilityTimeout": 0} for j, h in page]
+            sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=entries)
+    return ids
+
+
 def _attributes(m: dict[str, Any]) -> dict[str, Any]:
     attrs = m.get("MessageAttributes")
     return {"MessageAttributes": attrs} if attrs else {}
