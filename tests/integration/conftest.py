@@ -127,7 +127,7 @@ def start_stack(weibo: FakeWeibo, log: Path, *args: str) -> tuple[subprocess.Pop
     """`complaints run` in its own process, pointed at `weibo`; returns once its first Weibo poll is done."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "LOCAL_STATE"))}
-    env["LOCAL_VISIBILITY_TIMEOUT"] = "1"  # failed messages come back after 1 s instead of 90 s
+    env["LOCAL_RETRY_SECONDS"] = "1"  # failed messages come back after 1 s instead of 90 s
     env["WEIBO_API_BASE"] = weibo.api_base
     env["WEIBO_ACCESS_TOKEN"] = weibo.token  # seeded into the SSM parameter the poller reads
     # The scheduler's first run happens at start; after it, tests run the poller when they choose

@@ -114,12 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from complaints_tools.local.stack import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    visibility = os.environ.get("LOCAL_VISIBILITY_TIMEOUT")
+    retry = os.environ.get("LOCAL_RETRY_SECONDS")
     parameters = dict(p.split("=", 1) for p in args.parameter)
     serve_forever(
         ROOT,
         args.port,
-        visibility_timeout=int(visibility) if visibility else None,
+        retry_after=int(retry) if retry else None,
         parameters=parameters,
         state_dir=Path(args.state) if args.state else None,
     )

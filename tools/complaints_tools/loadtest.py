@@ -82,7 +82,7 @@ def start_stack(faults: str, log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_"))}
     # Failed messages come back after 2 s instead of 90 s, so that a run with faults ends in minutes.
-    env.update({"LOCAL_FAULTS": faults, "LOCAL_VISIBILITY_TIMEOUT": "2", "WEIBO_POLL_SECONDS": "86400"})
+    env.update({"LOCAL_FAULTS": faults, "LOCAL_RETRY_SECONDS": "2", "WEIBO_POLL_SECONDS": "86400"})
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
@@ -195,7 +195,9 @@ def _drive(url: str, n: int, concurrency: int, retry_share: float, settle_s: flo
     triage = {int(no) for (no, topic) in publishes if topic == "triage"}
     dead_nos = {no for no, c in by_no.items() if c["id"] in dead and no not in routed}
     lost = [no for no in by_no if no not in routed and no not in dead_nos]
-    duplicated = sum(1 for no in by_no if per_ticket[no] > 1) + sum(1 for ids in ids_by_key.values() if len(ids) > 1)
+    published_twice = sorted(no for no in by_no if per_ticket[no] > 1)
+    keys_twice = sorted(key for key, ids in ids_by_key.items() if len(ids) > 1)
+    duplicated = len(published_twice) + len(keys_twice)
     e2e = [first_publish[no] - sent_at[no] for no in by_no if no in first_publish]
     health = _get(url + "/_local/health")
     return {
@@ -205,6 +207,9 @@ def _drive(url: str, n: int, concurrency: int, retry_share: float, settle_s: flo
         "dead_lettered": len(dead_nos),
         "lost": len(lost),
         "duplicated": duplicated,
+        "published_twice": published_twice[:10],
+        "keys_with_two_tickets": keys_twice[:10],
+        "lost_tickets": sorted(lost)[:10],
         "throughput_per_s": round(len(by_no) / post_s, 1),
         "api_p50_ms": round(percentile(api_ms, 50), 1),
         "api_p95_ms": round(percentile(api_ms, 95), 1),
@@ -232,8 +237,13 @@ def report(result: dict) -> str:
         f"dispatched:       {r['dispatched']}",
         f"triage:           {r['triage']}",
         f"dead-lettered:    {r['dead_lettered']}",
-        f"lost:             {r['lost']}",
-        f"duplicated:       {r['duplicated']}",
+        f"lost:             {r['lost']}" + (f" (e.g. tickets {r['lost_tickets']})" if r["lost"] else ""),
+        f"duplicated:       {r['duplicated']}"
+        + (
+            f" (published twice: {r['published_twice']}; keys with two tickets: {r['keys_with_two_tickets']})"
+            if r["duplicated"]
+            else ""
+        ),
         f"throughput:       {r['throughput_per_s']} submissions/s ({r['post_seconds']} s)",
         f"API latency:      p50 {r['api_p50_ms']} ms, p95 {r['api_p95_ms']} ms, p99 {r['api_p99_ms']} ms",
         f"post → outbox:    p50 {r['e2e_p50_s']} s, p95 {r['e2e_p95_s']} s, p99 {r['e2e_p99_s']} s",

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from complaints_tools.local import outbox, state
+from complaints_tools.local import state
 from complaints_tools.local.alarms import alarm_states
 from complaints_tools.local.faults import FaultInjector, Faults
 from complaints_tools.local.resources import create_all
@@ -55,14 +55,14 @@ class LocalStack:
         port: int = 3000,
         host: str = "127.0.0.1",
         parameters: dict[str, str] | None = None,
-        visibility_timeout: int | None = None,
+        retry_after: int | None = None,
         max_environments: int = int(os.environ.get("LOCAL_MAX_ENVIRONMENTS", "4")),
         state_dir: Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.host, self.port = host, port
         self.parameters = parameters or {}
-        self.visibility_timeout = visibility_timeout
+        self.retry_after = retry_after
         self.max_environments = max_environments
         self.state_dir = Path(state_dir) if state_dir else None
         self.saver = None
@@ -84,17 +84,14 @@ class LocalStack:
 
     # ---------------------------------------------------------------- start
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
+        from complaints_tools.local.aws_server import AwsServer
 
         t0 = time.monotonic()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown everything else
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
+        self._moto = AwsServer(REGION).start()
         # Every boto3 client in this process — the handlers' included — now talks to moto. Nothing else differs.
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL": f"http://{moto_host}:{moto_port}",
+                "AWS_ENDPOINT_URL": self._moto.endpoint,
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": REGION,
@@ -102,7 +99,6 @@ class LocalStack:
             }
         )
         os.environ.pop("AWS_PROFILE", None)
-        outbox.install()
         self.faults.install()  # before any handler creates its clients
 
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
@@ -181,16 +177,18 @@ class LocalStack:
             for ev in tpl.sqs_events(logical):
                 queue_arn = tpl.resolve(ev["Queue"])
                 logical_queue = next(k for k, v in tpl.physical.items() if v.get("Arn") == queue_arn)
-                poller = QueuePoller(
-                    fn,
-                    tpl.physical[logical_queue]["QueueUrl"],
-                    queue_arn,
-                    int(ev.get("BatchSize", 10)),
-                    REGION,
-                    self.visibility_timeout,
-                )
-                poller.start()
-                self.pollers.append(poller)
+                # Lambda reads a queue with several batches at once (five at first), each in its own environment.
+                for _ in range(self.max_environments):
+                    poller = QueuePoller(
+                        fn,
+                        tpl.physical[logical_queue]["QueueUrl"],
+                        queue_arn,
+                        int(ev.get("BatchSize", 10)),
+                        REGION,
+                        self.retry_after,
+                    )
+                    poller.start()
+                    self.pollers.append(poller)
             for i, ev in enumerate(tpl.schedule_events(logical)):
                 every = schedule_seconds(ev["Schedule"])
                 if os.environ.get("WEIBO_POLL_SECONDS") and "WEIBO_API_BASE" in tpl.function_environment(logical):
@@ -270,9 +268,9 @@ class LocalStack:
             v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
         }
         if method == "GET" and path == "/_local/outbox":
-            return self._send_json(req, HTTPStatus.OK, outbox.outbox(REGION, labels))
+            return self._send_json(req, HTTPStatus.OK, self._moto.get("/_outbox/deliveries", labels))
         if method == "GET" and path == "/_local/published":
-            return self._send_json(req, HTTPStatus.OK, outbox.published(labels))
+            return self._send_json(req, HTTPStatus.OK, self._moto.get("/_outbox/published", labels))
         if method == "POST" and path.startswith("/_local/schedules/"):
             scheduler = self.schedulers.get(path.rsplit("/", 1)[1])
             if scheduler is None:
@@ -281,7 +279,12 @@ class LocalStack:
         if path == "/_local/faults" and method in ("GET", "POST"):
             return self._faults_route(req, method)
         if method == "GET" and path == "/_local/health":
-            pollers = {p.function.name: {"invocations": p.invocations, "errors": p.errors} for p in self.pollers}
+            pollers: dict[str, dict[str, int]] = {}
+            for p in self.pollers:  # several read each queue
+                counts = pollers.setdefault(p.function.name, {"pollers": 0, "invocations": 0, "errors": 0})
+                counts["pollers"] += 1
+                counts["invocations"] += p.invocations
+                counts["errors"] += p.errors
             schedules = {
                 name: {"every_s": s.every_s, "invocations": s.invocations, "errors": s.errors, "last": s.last_result}
                 for name, s in self.schedulers.items()
@@ -383,20 +386,19 @@ def _loader(
 def serve_forever(
     root: Path,
     port: int,
-    visibility_timeout: int | None = None,
+    retry_after: int | None = None,
     parameters: dict[str, str] | None = None,
     state_dir: Path | None = None,
 ) -> None:
-    """Run until Ctrl-C or SIGTERM. `visibility_timeout` (s) shortens retries for tests; else the queue's own
-    applies. With `state_dir`, tables and buckets are kept there across restarts."""
+    """Run until Ctrl-C or SIGTERM. `retry_after` (s) brings failed queue messages back sooner, for tests and
+    load runs (see QueuePoller); else the queue's visibility timeout applies. With `state_dir`, tables and
+    buckets are kept there across restarts."""
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the stack as Ctrl-C does: state saved
-    stack = LocalStack(
-        root, port=port, visibility_timeout=visibility_timeout, parameters=parameters, state_dir=state_dir
-    ).start()
+    stack = LocalStack(root, port=port, retry_after=retry_after, parameters=parameters, state_dir=state_dir).start()
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
     if stack.fake_weibo:
         fake = stack.fake_weibo

@@ -1,0 +1,165 @@
+"""moto's emulated AWS on loopback, in a process of its own, served for a desk under load.
+
+moto's own ThreadedMotoServer runs on werkzeug's development server, which closes the connection after every
+request (each AWS call pays a new TCP connection and thread) and, for every request, lists moto's package folder
+to find the emulated service, under a lock. Here the same moto application is served by waitress (keep-alive, a
+pool of threads), the service found for a host name is remembered, and it all runs in its own process, so the
+emulated AWS and the functions calling it use two cores instead of sharing one interpreter lock. One shortcut is
+taken inside moto's SQS, with the same outcome: to check a received message's retention period moto 5 computes
+every attribute of its queue — counting all its messages, several times — for each message it hands out, so a
+receive slows with the square of the backlog; here the retention period is read directly. And the clock SQS reads
+for every message on every count is `time.time()` instead of two datetime conversions.
+
+Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
+SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
+with `_`, so these paths never shadow an AWS request.
+
+    python -m complaints_tools.local.aws_server     # prints its endpoint URL on the first line of stdout
+
+The process ends when its standard input closes (the stack that started it stopped or died); Ctrl-C in a
+terminal reaches the stack, which saves its state through this process before closing it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+from urllib.parse import parse_qs
+
+from complaints_tools.local import outbox
+
+# SQS long polls hold a thread each (one per queue poller, WaitTimeSeconds 1), besides every concurrent call.
+THREADS = 48
+
+
+def _dispatcher() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class Dispatcher(DomainDispatcherApplication):
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._backends: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backends[host]
+            except KeyError:
+                backend = self._backends[host] = super().get_backend_for_host(host)
+                return backend
+
+    return Dispatcher()
+
+
+def _quicker_sqs() -> None:
+    import time
+
+    from moto.sqs import models
+
+    original_unix_time = models.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        return original_unix_time(dt) if dt is not None else time.time()
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > time.time()
+
+    models.unix_time, models.unix_time_millis = unix_time, unix_time_millis
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+
+def application(region: str) -> Any:
+    """moto's WSGI application, with the outbox's two read-only routes in front of it."""
+    aws = _dispatcher()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/_outbox/"):
+            return aws(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        labels = json.loads(query.get("labels", ["{}"])[0])
+        if path == "/_outbox/published":
+            body: Any = outbox.published(labels)
+        elif path == "/_outbox/deliveries":
+            body = outbox.outbox(region, labels)
+        else:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": "no such route"}']
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        start_response("200 OK", [("Content-Type", "application/json; charset=utf-8")])
+        return [data]
+
+    return app
+
+
+def serve(region: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    from waitress.server import create_server
+
+    outbox.install()
+    _quicker_sqs()
+    server = create_server(
+        application(region), host=host, port=port, threads=THREADS, connection_limit=1000, channel_timeout=120
+    )
+    bound_host, bound_port = server.socket.getsockname()[:2]
+    print(f"http://{bound_host}:{bound_port}", flush=True)
+    os.dup2(2, 1)  # nobody reads stdout after that line: anything printed later goes where errors go
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under load is expected
+    threading.Thread(target=server.run, name="aws", daemon=True).start()
+    sys.stdin.read()  # until the stack closes the pipe, or dies
+
+
+class AwsServer:
+    """The child process: `start()` returns once it answers; `endpoint` is its URL; `stop()` ends it."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.endpoint = ""
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> AwsServer:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "complaints_tools.local.aws_server", self.region],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.endpoint = self._proc.stdout.readline().strip()
+        if not self.endpoint.startswith("http://"):
+            self._proc.kill()
+            raise RuntimeError("the emulated AWS (moto) did not start; its errors are above")
+        return self
+
+    def get(self, path: str, labels: dict[str, str]) -> Any:
+        import urllib.parse
+        import urllib.request
+
+        url = f"{self.endpoint}{path}?labels={urllib.parse.quote(json.dumps(labels))}"
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+if __name__ == "__main__":
+    # The stack decides when this process ends (it saves its state through it first): not a terminal's Ctrl-C,
+    # nor a TERM sent to the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    serve(sys.argv[1] if len(sys.argv) > 1 else "us-east-1")
