@@ -2,7 +2,8 @@
 
 moto accepts e-mail and SMS subscriptions but sends nothing; this records every publish and, when asked,
 pairs it with the subscriptions whose filter policies match — using moto's own filter-policy matcher, so the
-outbox honours filter policies exactly as the emulated SNS evaluates them.
+outbox honours filter policies exactly as the emulated SNS evaluates them. It runs inside the moto process
+(aws_server.py), which serves it to the stack.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The whole pipeline on one machine: moto's server on loopback, resources from template.yaml, the real handlers.
+"""The whole pipeline on one machine: moto's server on loopback (in a process of its own, see aws_server.py),
+resources from template.yaml, the real handlers.
 
     complaints run            # serves http://127.0.0.1:3000 (PORT overrides)
 
