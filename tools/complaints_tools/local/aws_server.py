@@ -29,8 +29,9 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
+import urllib.request
 from typing import Any
-from urllib.parse import parse_qs
 
 from complaints_tools.local import outbox
 
@@ -85,7 +86,7 @@ def application(region: str) -> Any:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_outbox/"):
             return aws(environ, start_response)
-        query = parse_qs(environ.get("QUERY_STRING", ""))
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         labels = json.loads(query.get("labels", ["{}"])[0])
         if path == "/_outbox/published":
             body: Any = outbox.published(labels)
@@ -139,9 +140,6 @@ class AwsServer:
         return self
 
     def get(self, path: str, labels: dict[str, str]) -> Any:
-        import urllib.parse
-        import urllib.request
-
         url = f"{self.endpoint}{path}?labels={urllib.parse.quote(json.dumps(labels))}"
         with urllib.request.urlopen(url, timeout=60) as r:
             return json.loads(r.read())
