@@ -8,7 +8,8 @@ emulated AWS and the functions calling it use two cores instead of sharing one i
 taken inside moto's SQS, with the same outcome: to check a received message's retention period moto 5 computes
 every attribute of its queue — counting all its messages, several times — for each message it hands out, so a
 receive slows with the square of the backlog; here the retention period is read directly. And the clock SQS reads
-for every message on every count is `time.time()` instead of two datetime conversions.
+for every message on every count is `time.time()` instead of two datetime conversions. DynamoDB requests are
+served one at a time, so that they are atomic as DynamoDB's are (see `application`).
 
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
 SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
@@ -79,11 +80,20 @@ def _quicker_sqs() -> None:
 
 
 def application(region: str) -> Any:
-    """moto's WSGI application, with the outbox's two read-only routes in front of it."""
+    """moto's WSGI application, with the outbox's two read-only routes in front of it.
+
+    DynamoDB requests are served one at a time. DynamoDB makes each request atomic — an ADD never hands out a
+    number twice, of two conditional writes racing for one item only one wins — but moto reads, decides and writes
+    without a lock, so concurrent threads of its server could repeat ticket numbers and both win a routing claim.
+    """
     aws = _dispatcher()
+    dynamodb = threading.Lock()
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with dynamodb:
+                return list(aws(environ, start_response))
         if not path.startswith("/_outbox/"):
             return aws(environ, start_response)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
