@@ -14,7 +14,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,10 +37,14 @@ _ERRORS = {
     errors.PhotoTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     errors.PhotoRejected: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.TicketNotFound: HTTPStatus.NOT_FOUND,
+    errors.ReceiptInUrl: HTTPStatus.BAD_REQUEST,
     errors.TemporarilyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
 }
+
+
+_JSON_ERROR = {"application/json": {"model": ErrorOut}}
 
 
 def _error(status: HTTPStatus, code: str, message: str) -> Response:
@@ -100,15 +104,20 @@ submit_once = wiring.once_per_key("intake.post_complaint", _submit)
 @app.get(
     "/complaints/<id>",
     responses={
-        404: {"description": "No ticket with this id and receipt", "content": {"application/json": {"model": ErrorOut}}}
+        400: {"description": "The receipt was sent in the URL", "content": _JSON_ERROR},
+        404: {"description": "No ticket with this id and receipt", "content": _JSON_ERROR},
     },
 )
 def get_complaint(
     id: Annotated[str, Path()],
-    x_receipt: Annotated[str | None, Header(alias="X-Receipt")] = None,
-    receipt: Annotated[str | None, Query()] = None,
+    x_receipt: Annotated[
+        str | None, Header(alias="X-Receipt", description="The receipt from POST /complaints; never in the URL")
+    ] = None,
 ) -> TicketOut:
-    return TicketOut.model_validate(desk.citizen_view(id, x_receipt or receipt))
+    if "receipt" in (app.current_event.query_string_parameters or {}):
+        # A URL ends up in browser history, Referer headers and access logs: the receipt would leak with it.
+        raise errors.ReceiptInUrl("send the receipt in the X-Receipt header, not in the URL")
+    return TicketOut.model_validate(desk.citizen_view(id, x_receipt))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -17,9 +17,12 @@ from pydantic import (
 )
 
 from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_UPLOAD_BYTES
-from complaints.domain.tickets import Channel, Location, PhotoStatus
+from complaints.domain.tickets import Location, PhotoStatus
 
 MAX_TEXT_CHARS = 5000
+# The channels a caller of the public API may name. Weibo and WeChat tickets are made by their own pollers and
+# webhooks, which prove where a message came from; a caller who says "weibo" proves nothing.
+PublicChannel = Literal["app", "web"]
 # A UUID fits; short keys would make collisions between clients likely.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{16,128}$"
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
@@ -65,7 +68,7 @@ class ComplaintIn(BaseModel):
         default=None, description="Instead of `photo`: announce a photo (≤ 15 MB) to upload straight to S3"
     )
     location: Location | None = None
-    channel: Channel = "app"
+    channel: PublicChannel = Field(default="app", description="Where the citizen wrote: the city's app or its web page")
     contact: ContactIn | None = None
 
     @model_validator(mode="after")
@@ -97,7 +100,7 @@ class ComplaintCreated(BaseModel):
     id: str
     ticket_no: int = Field(description="The number printed on the public board, e.g. 问题编号:16944")
     status: Literal["received", "awaiting_photo"]
-    receipt: str = Field(description="Secret needed to follow the ticket (header X-Receipt or query receipt)")
+    receipt: str = Field(description="Secret needed to follow the ticket: send it in the X-Receipt header")
     upload: UploadOut | None = Field(default=None, description="Only with photo_upload: where to send the photo")
 
     @model_serializer(mode="wrap")

@@ -41,6 +41,8 @@ BAD_BODIES = {
     "text is null": {"text": None},
     "NUL in text": {"text": "烧垃圾\u0000"},
     "unknown channel": {"text": OK_TEXT, "channel": "fax"},
+    "channel weibo from the public API": {"text": OK_TEXT, "channel": "weibo"},
+    "channel wechat from the public API": {"text": OK_TEXT, "channel": "wechat"},
     "channel wrong type": {"text": OK_TEXT, "channel": 3},
     "unknown field": {"text": OK_TEXT, "priority": "urgent"},
     "location not an object": {"text": OK_TEXT, "location": "上望"},
@@ -140,6 +142,16 @@ def test_bad_raw_bodies(stack, name):
     assert_rejected(stack, reply, before)
 
 
+@pytest.mark.parametrize("channel", ["weibo", "wechat"])
+def test_a_caller_cannot_claim_a_channel_that_only_the_desk_itself_feeds(stack, channel):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.post({"text": OK_TEXT, "channel": channel})
+    assert reply.status == 422
+    assert reply.json()["error"]["code"] == "invalid_request" and "channel" in reply.json()["error"]["message"]
+    assert_rejected(stack, reply, before)
+    assert stack.post({"text": OK_TEXT, "channel": "web"}).status == 201
+
+
 def test_a_body_over_the_gateway_limit_is_refused(stack):
     before = (stack.stored_ticket_count(), stack.stored_photo_count())
     reply = stack.post(None, raw=b'{"text": "' + b"a" * (11 * 1024 * 1024) + b'"}')
@@ -152,14 +164,26 @@ def test_wrong_receipt_reveals_nothing(stack):
     replies = [
         stack.request("GET", f"/complaints/{created['id']}"),
         stack.request("GET", f"/complaints/{created['id']}", headers={"X-Receipt": "wrong"}),
-        stack.request("GET", f"/complaints/{created['id']}?receipt=wrong"),
         stack.request("GET", f"/complaints/{'0' * 32}", headers={"X-Receipt": created["receipt"]}),
         stack.request("GET", f"/complaints/{'x' * 200}", headers={"X-Receipt": created["receipt"]}),
     ]
     assert {r.status for r in replies} == {404}
-    assert len({r.body for r in replies[:4]}) == 1  # no difference between a wrong receipt and no ticket
-    ok = stack.request("GET", f"/complaints/{created['id']}?receipt={created['receipt']}")
+    assert len({r.body for r in replies[:3]}) == 1  # no difference between a wrong receipt and no ticket
+    ok = stack.request("GET", f"/complaints/{created['id']}", headers={"X-Receipt": created["receipt"]})
     assert ok.status == 200
+
+
+def test_a_receipt_in_the_url_is_refused_and_says_to_use_the_header(stack):
+    created = stack.post({"text": OK_TEXT}).json()
+    for receipt in (created["receipt"], "wrong"):
+        reply = stack.request("GET", f"/complaints/{created['id']}?receipt={receipt}")
+        assert reply.status == 400
+        assert reply.json()["error"]["code"] == "receipt_in_url"
+        assert "X-Receipt" in reply.json()["error"]["message"]
+        assert created["receipt"] not in reply.body.decode()
+    # Even with the right header, a receipt in the URL is refused: the URL has leaked it already.
+    both = stack.request("GET", f"/complaints/{created['id']}?receipt=x", headers={"X-Receipt": created["receipt"]})
+    assert both.status == 400
 
 
 def test_unknown_routes_and_methods_answer_with_the_error_shape(stack):

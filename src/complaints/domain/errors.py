@@ -31,6 +31,12 @@ class TicketNotFound(DeskError):
     code = "not_found"
 
 
+class ReceiptInUrl(DeskError):
+    """The receipt was sent in the query string, where history, Referer headers and logs keep it (400)."""
+
+    code = "receipt_in_url"
+
+
 class TemporarilyUnavailable(DeskError):
     """A downstream service failed; nothing was kept, and the citizen may retry (503)."""
 
