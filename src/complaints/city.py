@@ -15,6 +15,9 @@ from typing import Literal
 
 # A coordinate farther than this from every district centre is outside the city: it decides nothing.
 MAX_DISTRICT_DISTANCE_KM = 40.0
+# The `audience` attribute of a dispatched notice: the assigned agency's (text as written) or the copy for
+# co-recipients such as the district's town (personal numbers masked). Subscriptions filter on it.
+AGENCY, COPY = "agency", "copy"
 
 
 class CityConfigError(ValueError):
@@ -113,13 +116,15 @@ class City:
     def filter_policy(self, agency: Agency, endpoint: NotifyEndpoint) -> dict[str, list[str]] | None:
         """The SNS filter policy of one notification endpoint of an agency (see city/SCHEMA.md).
 
-        Triage dispatchers see every ticket sent to triage: no filter.
+        Triage dispatchers see every ticket sent to triage: no filter. A town gets the masked copy of every ticket
+        in its districts (`audience` `copy`); a department gets the notice addressed to it (`audience` `agency`),
+        the only one with the text as written.
         """
         if agency.kind == "triage":
             return None
         if agency.kind == "town":
-            return {"district": [d.name for d in self.districts if d.agency == agency.id]}
-        policy = {"department": [agency.name]}
+            return {"district": [d.name for d in self.districts if d.agency == agency.id], "audience": [COPY]}
+        policy = {"department": [agency.name], "audience": [AGENCY]}
         if endpoint.districts:
             policy["district"] = list(endpoint.districts)
         return policy

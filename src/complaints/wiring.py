@@ -30,6 +30,7 @@ class Settings(BaseModel):
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
     contact_key_id: str | None = None
+    photo_link_role_arn: str | None = None
     max_request_bytes: int = Field(default=7_100_000, gt=0)
 
     @classmethod
@@ -110,11 +111,11 @@ def classify_desk() -> ComplaintDesk:
 def route_desk() -> ComplaintDesk:
     from complaints.adapters.aws import S3PhotoStore, SnsNotifier
 
-    s = Settings.from_env("photos_bucket", "dispatch_topic_arn", "triage_topic_arn")
+    s = Settings.from_env("photos_bucket", "dispatch_topic_arn", "triage_topic_arn", "photo_link_role_arn")
     return ComplaintDesk(
         city=city(s.city_config),
         tickets=_tickets(s),
-        photos=S3PhotoStore(s.photos_bucket),
+        photos=S3PhotoStore(s.photos_bucket, link_role_arn=s.photo_link_role_arn),
         notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
         threshold=s.auto_dispatch_threshold,
     )

@@ -48,10 +48,10 @@ def test_every_category_has_a_department_and_every_district_a_town_government(ci
 def test_filter_policies(city):
     eco = city.agency("eco")
     policies = [city.filter_policy(eco, n) for n in eco.notify]
-    assert {"department": ["市生态环境局"]} in policies
-    assert {"department": ["市生态环境局"], "district": ["塘下镇"]} in policies
-    town = city.agency("town-shangwang")
-    assert city.filter_policy(town, town.notify[0]) == {"district": ["上望街道"]}
+    assert {"department": ["市生态环境局"], "audience": ["agency"]} in policies
+    assert {"department": ["市生态环境局"], "audience": ["agency"], "district": ["塘下镇"]} in policies
+    town = city.agency("town-shangwang")  # a co-recipient: the masked copy only
+    assert city.filter_policy(town, town.notify[0]) == {"district": ["上望街道"], "audience": ["copy"]}
     triage = next(a for a in city.agencies if a.kind == "triage")
     assert city.filter_policy(triage, triage.notify[0]) is None
 

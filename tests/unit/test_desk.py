@@ -105,14 +105,12 @@ def test_confident_ticket_is_dispatched_with_agency_attributes(city):
     ticket = desk.tickets.get(r.id)
     assert ticket.status is Status.DISPATCHED
     assert [h.status for h in ticket.history] == [Status.RECEIVED, Status.CLASSIFIED, Status.DISPATCHED]
-    (msg,) = desk.notifier.published
-    assert msg["channel"] == "dispatch"
-    assert msg["attributes"] == {
-        "department": "市生态环境局",
-        "district": "上望街道",
-        "category": "环境保护",
-        "ticket_no": str(r.ticket_no),
-    }
+    msg, copy = desk.notifier.published  # the agency's notice, then the town's copy
+    assert msg["channel"] == copy["channel"] == "dispatch"
+    attrs = {"department": "市生态环境局", "district": "上望街道", "category": "环境保护"}
+    attrs["ticket_no"] = str(r.ticket_no)
+    assert msg["attributes"] == {**attrs, "audience": "agency"}
+    assert copy["attributes"] == {**attrs, "audience": "copy"}
     assert "上望街道薛里村有人焚烧垃圾" in msg["messages"]["email"]
     assert len(msg["messages"]["sms"]) <= routing.SMS_MAX_CHARS
 
@@ -132,7 +130,7 @@ def test_redelivered_messages_publish_once(city):
     for _ in range(3):
         desk.classify(r.id)
         desk.route(r.id)
-    assert len(desk.notifier.published) == 1
+    assert [p["attributes"]["audience"] for p in desk.notifier.published] == ["agency", "copy"]
     assert [h.status for h in desk.tickets.get(r.id).history].count(Status.CLASSIFIED) == 1
 
 
@@ -152,7 +150,17 @@ def test_photo_is_stored_without_metadata_and_linked_in_the_email(city):
     for data, content_type in desk.photos.objects.values():
         assert content_type == "image/jpeg"
         samples.assert_no_metadata(data)
-    assert keys["display"] in desk.notifier.published[0]["messages"]["email"]
+    email = desk.notifier.published[0]["messages"]["email"]
+    assert keys["display"] in email and "lasting=1" in email  # signed to last as long as it says
+    assert "照片(链接1小时内有效,至" in email and "北京时间" in email
+
+
+def test_a_ticket_without_a_district_reaches_the_agency_alone(city):
+    desk = make_desk(city, confidence=0.9)
+    r = run_pipeline(desk, "有人在路边焚烧垃圾，黑烟很大")
+    assert desk.tickets.get(r.id).district is None
+    (msg,) = desk.notifier.published
+    assert msg["attributes"]["audience"] == "agency" and "district" not in msg["attributes"]
 
 
 def test_a_bad_photo_stores_nothing(city):

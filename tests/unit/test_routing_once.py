@@ -6,27 +6,31 @@ import pytest
 from test_desk import make_desk
 
 from complaints.adapters.memory import MemoryNotifier
-from complaints.domain.desk import NewComplaint
+from complaints.domain.desk import NewComplaint, PartlyPublished
 from complaints.domain.errors import RoutingInProgress
 from complaints.domain.tickets import Status
 
 
 class FlakyNotifier(MemoryNotifier):
-    """Fails the first `failures` publishes, as SNS does when throttled or down."""
+    """Fails the first `failures` calls as a whole, as SNS does when throttled or down."""
 
     def __init__(self, failures: int) -> None:
         super().__init__()
         self.failures = failures
 
-    def publish(self, *args, **kwargs) -> None:
+    def publish_batch(self, *args, **kwargs) -> list[str]:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("SNS unavailable")
-        super().publish(*args, **kwargs)
+        return super().publish_batch(*args, **kwargs)
 
 
 class WorkerDied(BaseException):
     """The process vanished (Lambda timeout, out of memory): nothing after it runs."""
+
+
+def audiences(notifier) -> list[str]:
+    return [p["attributes"].get("audience") for p in notifier.published]
 
 
 def classified(city, text="上望街道有人烧垃圾，黑烟很大", **kw):
@@ -45,8 +49,29 @@ def test_a_failed_publish_releases_the_ticket_and_the_retry_publishes_once(city)
         assert desk.tickets.get(ticket_id).status is Status.CLASSIFIED  # released: SQS will retry
     assert desk.route(ticket_id) is Status.DISPATCHED
     assert desk.route(ticket_id) is Status.DISPATCHED
-    assert len(desk.notifier.published) == 1
+    assert audiences(desk.notifier) == ["agency", "copy"]
     assert [h.status for h in desk.tickets.get(ticket_id).history] == ["received", "classified", "dispatched"]
+
+
+def test_a_copy_that_sns_refuses_is_retried_without_notifying_the_agency_again(city):
+    desk, ticket_id = classified(city)
+
+    class CopyFailsOnce(MemoryNotifier):
+        failed = False
+
+        def publish(self, channel, subject, messages, attributes):
+            if attributes["audience"] == "copy" and not self.failed:
+                self.failed = True
+                raise ConnectionError("SNS unavailable")
+            super().publish(channel, subject, messages, attributes)
+
+    desk.notifier = CopyFailsOnce()
+    with pytest.raises(PartlyPublished):  # SNS took the agency's notice and refused the copy
+        desk.route(ticket_id)
+    assert desk.tickets.get(ticket_id).status is Status.CLASSIFIED
+    assert desk.tickets.get(ticket_id).notified == ["agency"]
+    assert desk.route(ticket_id) is Status.DISPATCHED
+    assert audiences(desk.notifier) == ["agency", "copy"]
 
 
 def test_a_second_worker_publishes_nothing_while_the_first_holds_the_ticket(city):
@@ -63,9 +88,9 @@ def test_a_second_worker_publishes_nothing_while_the_first_holds_the_ticket(city
 
     desk.notifier = RacingNotifier()
     assert desk.route(ticket_id) is Status.DISPATCHED
-    assert second_delivery == ["refused"] and len(desk.notifier.published) == 1
+    assert second_delivery == ["refused", "refused"] and audiences(desk.notifier) == ["agency", "copy"]
     assert desk.route(ticket_id) is Status.DISPATCHED  # the second worker's retry: done already
-    assert len(desk.notifier.published) == 1
+    assert audiences(desk.notifier) == ["agency", "copy"]
 
 
 def test_a_worker_dying_after_publishing_never_notifies_the_agency_twice(city):
@@ -114,8 +139,20 @@ PERSONAL = "我的手机13812345678，身份证330381199001011234，座机0577-6
 def test_the_assigned_agency_reads_the_text_as_written(city):
     desk, ticket_id = classified(city, text=PERSONAL, confidence=0.9)
     desk.route(ticket_id)
-    (msg,) = desk.notifier.published
+    msg, copy = desk.notifier.published
     assert msg["channel"] == "dispatch" and "13812345678" in msg["messages"]["email"]
+    assert msg["attributes"]["audience"] == "agency"
+
+
+def test_the_town_copy_reads_the_text_with_personal_numbers_masked(city):
+    desk, ticket_id = classified(city, text=PERSONAL, confidence=0.9)
+    desk.route(ticket_id)
+    _, copy = desk.notifier.published
+    email = copy["messages"]["email"]
+    assert copy["attributes"]["audience"] == "copy" and copy["attributes"]["district"] == "上望街道"
+    assert "上望街道有人烧垃圾" in email and "(抄送)" in email
+    for secret in ("13812345678", "330381199001011234", "65812345"):
+        assert secret not in email
 
 
 def test_triage_reads_the_text_with_personal_numbers_masked(city):
@@ -140,5 +177,5 @@ def test_recording_a_published_ticket_outlasts_a_burst_of_throttling(city, monke
 
     desk.tickets.transition = throttled
     assert desk.route(ticket_id) is Status.DISPATCHED
-    assert len(desk.notifier.published) == 1
+    assert audiences(desk.notifier) == ["agency", "copy"]
     assert next(failures, "spent") == "spent"  # all three failures happened

@@ -2,9 +2,9 @@
 
 Every request carries an Idempotency-Key; a share of them is sent again with the same key and body (a client
 that lost the answer), and a 503 or 409 is retried the same way. Then it waits until every accepted ticket has
-been published (dispatch or triage) or dead-lettered, and counts: lost (neither), duplicated (published more than
-once, or two tickets for one key). Latency: the API's answer to the first attempt; post → outbox from sending the
-first attempt to the first SNS publish of that ticket (both on this machine's clock). The last line is JSON.
+been published (dispatch or triage) or dead-lettered, and counts: lost (neither), duplicated (a notice published
+more than once, or two tickets for one key). Latency: the API's answer to the first attempt; post → outbox from
+sending the first attempt to the first SNS publish of that ticket (both on this machine's clock). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ def _drive(url: str, n: int, concurrency: int, retry_share: float, settle_s: flo
     last_progress, last_count = time.time(), -1
     while True:
         published = _get(url + "/_local/published")
-        publishes = Counter((p["ticket_no"], p["topic"]) for p in published if p["ticket_no"])
-        routed = {int(no) for no, _ in publishes}
+        publishes = Counter((p["ticket_no"], p["topic"], p["audience"]) for p in published if p["ticket_no"])
+        routed = {int(no) for no, _, _ in publishes}
         dead = dead_lettered(url)
         done = sum(1 for no, c in by_no.items() if no in routed or c["id"] in dead)
         if done != last_count:
@@ -190,12 +190,13 @@ def _drive(url: str, n: int, concurrency: int, retry_share: float, settle_s: flo
     for p in published:
         if p["ticket_no"]:
             first_publish.setdefault(int(p["ticket_no"]), p["at"])
-    per_ticket = Counter(int(no) for no, _topic in publishes.elements())
-    dispatched = {int(no) for (no, topic) in publishes if topic == "dispatch"}
-    triage = {int(no) for (no, topic) in publishes if topic == "triage"}
+    # A dispatched ticket is two notices (the agency's, the town's copy): each must go out once.
+    per_notice = Counter((int(no), audience) for no, _topic, audience in publishes.elements())
+    dispatched = {int(no) for (no, topic, _) in publishes if topic == "dispatch"}
+    triage = {int(no) for (no, topic, _) in publishes if topic == "triage"}
     dead_nos = {no for no, c in by_no.items() if c["id"] in dead and no not in routed}
     lost = [no for no in by_no if no not in routed and no not in dead_nos]
-    published_twice = sorted(no for no in by_no if per_ticket[no] > 1)
+    published_twice = sorted({no for (no, _), n in per_notice.items() if n > 1 and no in by_no})
     keys_twice = sorted(key for key, ids in ids_by_key.items() if len(ids) > 1)
     duplicated = len(published_twice) + len(keys_twice)
     e2e = [first_publish[no] - sent_at[no] for no in by_no if no in first_publish]

@@ -112,11 +112,20 @@ class DynamoTicketRepository:
         return True
 
 
+# SigV4 links: required in newer regions, and they carry their expiry (at most 7 days).
+_SIGV4 = Config(signature_version="s3v4")
+
+
 class S3PhotoStore:
-    def __init__(self, bucket: str, client: Any = None) -> None:
+    """`link_role_arn`: a role that may only read the derived photos; `lasting_link` signs with a session of it
+    made for that one link, so the link lives exactly as long as it says (a link signed with the function's own
+    temporary credentials dies with them, whatever its expiry says)."""
+
+    def __init__(self, bucket: str, client: Any = None, link_role_arn: str | None = None, sts: Any = None) -> None:
         self.bucket = bucket
-        # SigV4 links: required in newer regions, and they carry their expiry (at most 7 days).
-        self.s3 = client or boto3.client("s3", config=Config(signature_version="s3v4"))
+        self.s3 = client or boto3.client("s3", config=_SIGV4)
+        self.link_role_arn = link_role_arn
+        self._sts = sts
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
@@ -149,6 +158,27 @@ class S3PhotoStore:
 
     def link(self, key: str, expires_s: int) -> str:
         return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
+        )
+
+    def lasting_link(self, key: str, expires_s: int) -> str:
+        if not self.link_role_arn:
+            raise RuntimeError("lasting links need PHOTO_LINK_ROLE_ARN")
+        self._sts = self._sts or boto3.client("sts")
+        # STS accepts 900 s to 1 h for a session assumed from a role's own session (role chaining).
+        creds = self._sts.assume_role(
+            RoleArn=self.link_role_arn, RoleSessionName="photo-link", DurationSeconds=max(expires_s, 900)
+        )["Credentials"]
+        signer = boto3.client(
+            "s3",
+            config=_SIGV4,
+            region_name=self.s3.meta.region_name,
+            endpoint_url=self.s3.meta.endpoint_url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        return signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
         )
 
@@ -196,5 +226,26 @@ class SnsNotifier:
             Subject=subject,
             Message=json.dumps(messages, ensure_ascii=False),
             MessageStructure="json",
-            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            MessageAttributes=_attributes(attributes),
         )
+
+    def publish_batch(self, channel: str, notices: list[Any]) -> list[str]:
+        # One call for all of a ticket's notices (sns:Publish permission): they go out together or the call fails.
+        answer = self.sns.publish_batch(
+            TopicArn=self.topics[channel],
+            PublishBatchRequestEntries=[
+                {
+                    "Id": n.audience,
+                    "Subject": n.subject,
+                    "Message": json.dumps(n.messages, ensure_ascii=False),
+                    "MessageStructure": "json",
+                    "MessageAttributes": _attributes(n.attributes),
+                }
+                for n in notices
+            ],
+        )
+        return [f["Id"] for f in answer.get("Failed", [])]
+
+
+def _attributes(attributes: dict[str, str]) -> dict[str, Any]:
+    return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}

@@ -75,6 +75,9 @@ class MemoryPhotoStore:
     def link(self, key: str, expires_s: int) -> str:
         return f"memory://{key}?expires={expires_s}"
 
+    def lasting_link(self, key: str, expires_s: int) -> str:
+        return f"memory://{key}?expires={expires_s}&lasting=1"
+
 
 class MemoryQueue:
     def __init__(self) -> None:
@@ -92,6 +95,21 @@ class MemoryNotifier:
 
     def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
         self.published.append({"channel": channel, "subject": subject, "messages": messages, "attributes": attributes})
+
+    def publish_batch(self, channel: str, notices: list[Any]) -> list[str]:
+        # Entry by entry through `publish`, as SNS's PublishBatch does: an entry that fails is reported, the call
+        # fails as a whole only if every entry did.
+        failed: list[str] = []
+        error: Exception | None = None
+        for n in notices:
+            try:
+                self.publish(channel, n.subject, n.messages, n.attributes)
+            except Exception as e:
+                failed.append(n.audience)
+                error = error or e
+        if error is not None and len(failed) == len(notices):
+            raise error
+        return failed
 
 
 class MemoryContactVault:

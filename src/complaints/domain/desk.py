@@ -339,10 +339,11 @@ class ComplaintDesk:
         decision = routing.decide(ticket, self.city, self.threshold)
         try:
             self._publish(ticket, decision)
-        except Exception:
+        except Exception as e:
             log.exception("publish failed; releasing the ticket for a retry", extra={"ticket_id": ticket_id})
             released = HistoryEntry(status=Status.CLASSIFIED, at=now_iso())
-            self.tickets.transition(ticket_id, Status.ROUTING, released, _NO_CLAIM, {"routing_claim": claim}, False)
+            fields = {**_NO_CLAIM, "notified": e.notified} if isinstance(e, PartlyPublished) else _NO_CLAIM
+            self.tickets.transition(ticket_id, Status.ROUTING, released, fields, {"routing_claim": claim}, False)
             raise
         return self._record_routed(ticket, decision, claim)
 
@@ -354,16 +355,24 @@ class ComplaintDesk:
         )
 
     def _publish(self, ticket: Ticket, decision: routing.RoutingDecision, note: str | None = None) -> None:
-        has_photo = ticket.photo is not None and ticket.photo.status == "ready"
-        display_key = photo_keys(ticket.id)["display"]
-        photo_link = self.photos.link(display_key, routing.PHOTO_LINK_SECONDS) if has_photo else None
-        email = routing.email_text(ticket, self.city, decision, photo_link, note)
-        self.notifier.publish(
-            decision.channel,
-            routing.subject(ticket, self.city, decision),
-            {"default": email, "email": email, "sms": routing.sms_text(ticket, self.city)},
-            routing.attributes(ticket, decision),
-        )
+        """Publish, in one call, the ticket's notices (routing.notices) that have not gone out yet.
+
+        If only some go out (SNS reports failed entries), PartlyPublished carries the audiences that have them, and
+        the release records them on the ticket (`notified`): the retry sends only the rest, so the agency never
+        gets its notice twice because the town's copy failed.
+        """
+        link = None
+        if ticket.photo is not None and ticket.photo.status == "ready":
+            expires_at = datetime.now(UTC) + timedelta(seconds=routing.PHOTO_LINK_SECONDS)
+            url = self.photos.lasting_link(photo_keys(ticket.id)["display"], routing.PHOTO_LINK_SECONDS)
+            link = routing.PhotoLink(url, expires_at)
+        notified = list(ticket.notified or [])
+        pending = [n for n in routing.notices(ticket, self.city, decision, link, note) if n.audience not in notified]
+        if not pending:
+            return
+        failed = self.notifier.publish_batch(decision.channel, pending)
+        if failed:
+            raise PartlyPublished(notified + [n.audience for n in pending if n.audience not in failed], failed)
 
     def _record_routed(self, ticket: Ticket, decision: routing.RoutingDecision, claim: str) -> Status:
         status = Status.DISPATCHED if decision.channel == "dispatch" else Status.TRIAGE
@@ -399,6 +408,14 @@ class ComplaintDesk:
         decision = routing.interrupted(routing.decide(ticket, self.city, self.threshold))
         self._publish(ticket, decision, note=routing.INTERRUPTED_NOTE)
         return self._record_routed(ticket, decision, claim)
+
+
+class PartlyPublished(Exception):
+    """Some of a ticket's notices went out (`notified`: their audiences), others (`failed`) did not."""
+
+    def __init__(self, notified: list[str], failed: list[str]) -> None:
+        super().__init__(f"notices not published: {', '.join(failed)}")
+        self.notified = notified
 
 
 # Attempts at recording a ticket as routed after publishing it (0.1 s, 0.2 s, … 3.2 s apart).

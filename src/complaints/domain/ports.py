@@ -49,7 +49,12 @@ class PhotoStore(Protocol):
         most this size under `key`, until it expires."""
 
     def link(self, key: str, expires_s: int) -> str:
-        """A time-limited link to a private object."""
+        """A time-limited link to a private object, for use right away (it may stop working sooner if the signing
+        credentials expire first)."""
+
+    def lasting_link(self, key: str, expires_s: int) -> str:
+        """A link that works for exactly `expires_s` seconds (at most an hour), whatever the lifetime of the
+        caller's own credentials: for a link sent in a message that is read later."""
 
 
 class WorkQueue(Protocol):
@@ -60,6 +65,10 @@ class WorkQueue(Protocol):
 class Notifier(Protocol):
     def publish(self, channel: str, subject: str, messages: dict[str, str], attributes: dict[str, str]) -> None:
         """Publish to the `dispatch` or `triage` channel; `messages` has one text per protocol plus `default`."""
+
+    def publish_batch(self, channel: str, notices: list[Any]) -> list[str]:
+        """Publish routing.Notice items in one call; the audiences of those that failed (raises if the call as a
+        whole failed: then none went out)."""
 
 
 class Classifier(Protocol):

@@ -1,23 +1,31 @@
 """Who hears about a classified ticket, and what they read.
 
-Above the auto-dispatch threshold a ticket goes to the `dispatch` channel, where each agency's subscription
-(filtered by the `department` and `district` attributes) picks what is theirs; otherwise it goes to `triage`
-for a human dispatcher.
+Above the auto-dispatch threshold a ticket goes to the `dispatch` channel as two notices: one for the assigned
+agency (`audience` = `agency`, text as written: it may need to call the citizen back), whose subscriptions filter
+on `department` (and `district`); and, when the district is known, a copy for the district's town government
+(`audience` = `copy`, personal numbers masked), whose subscriptions filter on `district`. Otherwise the ticket
+goes to `triage` for a human dispatcher, masked too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from complaints.city import Agency, City
+from complaints.city import AGENCY, COPY, Agency, City
 from complaints.domain.privacy import mask_personal_numbers
 from complaints.domain.tickets import Ticket
 
 SMS_MAX_CHARS = 70  # one SMS segment in UCS-2, which any Chinese text needs
-# The longest a SigV4 presigned link may live. Signed with a Lambda role's temporary credentials, it stops
-# working earlier, when those credentials expire (hours): the e-mail says "time-limited", not "7 days".
-PHOTO_LINK_SECONDS = 7 * 24 * 3600
+# How long the photo link in an agency's e-mail works: exactly this long, because it is signed with credentials
+# made for it that expire then (see PhotoStore.lasting_link; STS gives a role chained from Lambda's at most 1 h).
+# Later, the ticket page signs a fresh link on each view.
+PHOTO_LINK_SECONDS = 3600
+# China Standard Time has had no daylight saving since 1991; a fixed offset needs no time-zone database.
+_CHINA_TIME = timezone(timedelta(hours=8))
+# With city.AGENCY and city.COPY, the audiences of a routed ticket (see `notices`).
+TRIAGE = "triage"
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,52 @@ def interrupted(decision: RoutingDecision) -> RoutingDecision:
     return RoutingDecision("triage", decision.department, INTERRUPTED_NOTE)
 
 
+@dataclass(frozen=True)
+class PhotoLink:
+    """A link to the ticket's display photo and the moment it stops working."""
+
+    url: str
+    expires_at: datetime
+
+    @property
+    def wording(self) -> str:
+        local = self.expires_at.astimezone(_CHINA_TIME)
+        return f"照片(链接{PHOTO_LINK_SECONDS // 3600}小时内有效,至{local:%m月%d日 %H:%M}北京时间)"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to publish: who it is for (`audience`), the channel, and its texts and attributes."""
+
+    audience: str
+    channel: Literal["dispatch", "triage"]
+    subject: str
+    messages: dict[str, str]
+    attributes: dict[str, str]
+
+
+def notices(
+    ticket: Ticket, city: City, decision: RoutingDecision, photo_link: PhotoLink | None, note: str | None = None
+) -> list[Notice]:
+    """What routing a ticket publishes, in order. Only the assigned agency reads the text as written."""
+    audiences = [AGENCY, COPY] if ticket.district else [AGENCY]
+    out = []
+    for audience in [TRIAGE] if decision.channel == "triage" else audiences:
+        email = email_text(ticket, city, decision, photo_link, note, as_written=audience == AGENCY)
+        out.append(
+            Notice(
+                audience=audience,
+                channel=decision.channel,
+                subject=subject(ticket, city, decision, copy=audience == COPY),
+                messages={"default": email, "email": email, "sms": sms_text(ticket, city)},
+                attributes={**attributes(ticket, decision), "audience": audience},
+            )
+        )
+    return out
+
+
 def attributes(ticket: Ticket, decision: RoutingDecision) -> dict[str, str]:
-    """SNS message attributes that agencies' filter policies match on."""
+    """SNS message attributes that agencies' filter policies match on (with `audience`, set by `notices`)."""
     attrs = {"ticket_no": str(ticket.ticket_no)}
     if decision.department is not None:
         attrs["department"] = decision.department.name
@@ -70,19 +122,27 @@ def sms_text(ticket: Ticket, city: City) -> str:
     return f"{head} {link}"[:SMS_MAX_CHARS]
 
 
-def subject(ticket: Ticket, city: City, decision: RoutingDecision) -> str:
+def subject(ticket: Ticket, city: City, decision: RoutingDecision, copy: bool = False) -> str:
     # SNS e-mail subjects must be ASCII, under 100 characters: the Chinese title is the body's first line.
     what = "complaint" if decision.channel == "dispatch" else "complaint to triage"
+    what = f"copy of {what}" if copy else what
     return f"[{city.code}] {what} #{ticket.ticket_no}"
 
 
 def email_text(
-    ticket: Ticket, city: City, decision: RoutingDecision, photo_link: str | None, note: str | None = None
+    ticket: Ticket,
+    city: City,
+    decision: RoutingDecision,
+    photo_link: PhotoLink | None,
+    note: str | None = None,
+    *,
+    as_written: bool = False,
 ) -> str:
-    """The e-mail body. The assigned agency reads the text as written; triage reads it with personal numbers
-    masked (the dispatcher chooses an agency, and needs no one's phone or ID number to do so)."""
+    """The e-mail body. Only the assigned agency reads the text `as_written`; triage and the town's copy read it
+    with personal numbers masked (the dispatcher chooses an agency, the town follows what happens in its district,
+    and neither needs anyone's phone or ID number to do so)."""
     lines = [
-        f"{city.board} 问题编号:{ticket.ticket_no}",
+        f"{city.board} 问题编号:{ticket.ticket_no}" + ("" if as_written or decision.channel == "triage" else " (抄送)"),
         "",
         f"类别: {ticket.category or '待分类'}",
         f"区域: {ticket.district or '待定'}"
@@ -102,10 +162,10 @@ def email_text(
             lines.append("候选类别: " + "、".join(f"{c} {p:.2f}" for c, p in ticket.top3))
     if note:
         lines.append(f"注意: {note}")
-    text = ticket.text if decision.channel == "dispatch" else mask_personal_numbers(ticket.text)
+    text = ticket.text if as_written else mask_personal_numbers(ticket.text)
     lines += ["", "内容:", text, ""]
     if photo_link:
-        lines.append(f"照片(限时链接): {photo_link}")
+        lines.append(f"{photo_link.wording}: {photo_link.url}")
     lines.append(f"查看与答复: {city.ticket_link(ticket.ticket_no)}")
     return "\n".join(lines)
 

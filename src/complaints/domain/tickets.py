@@ -100,6 +100,8 @@ class Ticket(BaseModel):
     # The route worker holding the ticket (status `routing`) and since when; see ComplaintDesk.route.
     routing_claim: str | None = None
     routing_since: str | None = None
+    # The audiences already notified of this routing (routing.AGENCY, COPY, TRIAGE), so a retry sends only the rest.
+    notified: list[str] | None = None
     # The contact details sealed by the ContactVault (KMS): ciphertext only, never the details themselves.
     contact_sealed: str | None = None
 

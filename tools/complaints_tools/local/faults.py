@@ -4,7 +4,7 @@ Set at start with LOCAL_FAULTS (`sns_publish_fail=0.2,dynamodb_throttle=0.1,kill
 the same as JSON) or at run time with `POST /_local/faults` (JSON; `GET` shows them). Local only: hooks on the
 boto3 default session of the stack's process, which every handler's client is created from.
 
-- `sns_publish_fail`: share of SNS Publish calls that fail as a whole (as after the SDK's own retries).
+- `sns_publish_fail`: share of SNS Publish and PublishBatch calls that fail as a whole (as after the SDK's own retries).
 - `dynamodb_throttle`: share of DynamoDB data-plane HTTP requests answered with a throttling error; the SDK retries
   them as it retries real throttles, so only a run of them reaches the code.
 - `kill_classify`: share of the classify worker's sends to the route queue during which the worker dies: the
@@ -98,6 +98,7 @@ class FaultInjector:
             boto3.setup_default_session()
         events = boto3.DEFAULT_SESSION.events
         events.register("before-call.sns.Publish", self._sns_publish)
+        events.register("before-call.sns.PublishBatch", self._sns_publish)
         events.register("before-send.dynamodb", self._dynamodb_send)
         events.register("before-parameter-build.sqs.SendMessage", self._sqs_send)
 

@@ -62,14 +62,15 @@ def clear() -> None:
 
 
 def published(topic_labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Every publish, oldest first: topic, ticket number and when (epoch seconds) — one per publish, not per
-    subscriber, so a ticket published twice shows twice."""
+    """Every publish, oldest first: topic, ticket number, audience (`agency`, `copy`, `triage`) and when (epoch
+    seconds) — one per publish, not per subscriber, so a notice published twice shows twice."""
     with _lock:
         entries = list(_published)
     return [
         {
             "topic": topic_labels.get(e["topic_arn"], e["topic"]),
             "ticket_no": (e["attributes"].get("ticket_no") or {}).get("Value"),
+            "audience": (e["attributes"].get("audience") or {}).get("Value"),
             "at": e["at"],
         }
         for e in entries

@@ -17,6 +17,7 @@ CREATED = (
     "AWS::SQS::Queue",
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::Topic",
+    "AWS::IAM::Role",
 )
 
 
@@ -40,6 +41,8 @@ def create_all(tpl: Template) -> list[str]:
         _topic(tpl, logical)
     for logical, res in tpl.of_type("AWS::S3::Bucket").items():
         _bucket(tpl, logical, res["Properties"])
+    for logical, res in tpl.of_type("AWS::IAM::Role").items():  # last: their policies name the others
+        _role(tpl, logical, res["Properties"])
     return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
 
 
@@ -134,6 +137,20 @@ def _queue(tpl: Template, logical: str, props: dict[str, Any]) -> None:
     url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
     arn = f"arn:aws:sqs:{tpl.region}:{ACCOUNT}:{name}"
     tpl.physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _role(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    iam = boto3.client("iam", region_name=tpl.region)
+    name = physical_name(tpl, logical)
+    role = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(tpl.resolve(props["AssumeRolePolicyDocument"])),
+        MaxSessionDuration=props.get("MaxSessionDuration", 3600),
+    )["Role"]
+    for policy in props.get("Policies", []):
+        document = json.dumps(tpl.resolve(policy["PolicyDocument"]))
+        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=document)
+    tpl.physical[logical] = {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
 
 
 def _topic(tpl: Template, logical: str) -> None:
