@@ -12,8 +12,9 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from moto import mock_aws
 
+from complaints.adapters.fetch import FetchPolicy
 from complaints.adapters.weibo.dynamo import DynamoMentionLedger
-from complaints.adapters.weibo.http import WeiboHttpApi
+from complaints.adapters.weibo.http import WEIBO_PICTURE_HOSTS, WeiboHttpApi, picture_fetcher
 from complaints.domain.weibo import (
     PictureUnavailable,
     WeiboRateLimited,
@@ -53,7 +54,9 @@ def api(fake):
         tokens.append(force)
         return fake.token
 
-    client = WeiboHttpApi(fake.api_base, token, timeout_s=0.5)
+    # As the local stack configures it: Weibo's picture hosts and the fake's exact origin.
+    pictures = picture_fetcher(FetchPolicy.parse(f"{WEIBO_PICTURE_HOSTS},{fake.url}"))
+    client = WeiboHttpApi(fake.api_base, token, timeout_s=0.5, pictures=pictures)
     client.tokens_asked = tokens
     return client
 
@@ -174,6 +177,18 @@ def test_pictures_are_bounded_in_size(api, fake):
         api.picture("file:///etc/passwd")
 
 
+def test_pictures_come_from_the_fake_weibos_exact_origin_and_not_another_port_on_its_host(api, fake):
+    assert api.picture(f"{fake.url}/sinaimg/large/a.jpg").startswith(b"\xff\xd8\xff")
+    other = FakeWeibo().start()  # the same 127.0.0.1, another port: as any other service on the machine
+    try:
+        with pytest.raises(PictureUnavailable, match="not an https link"):
+            api.picture(f"{other.url}/sinaimg/large/a.jpg")
+        with pytest.raises(PictureUnavailable, match="not on the media allow-list"):
+            api.picture(f"https://127.0.0.1:{other.port}/sinaimg/large/a.jpg")
+    finally:
+        other.stop()
+
+
 # ------------------------------------------------------------------- token
 def test_the_token_comes_from_a_secure_string_cached_and_refreshed_on_demand(aws_credentials):
     with mock_aws():
@@ -209,6 +224,13 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
 
 
 # ------------------------------------------------------------- local stack
+def test_the_local_stack_lets_pictures_come_from_its_weibos_exact_origin_only_when_it_is_on_loopback():
+    from complaints_tools.local.stack import media_fetch_hosts
+
+    assert media_fetch_hosts("*.sinaimg.cn", "http://127.0.0.1:8090/2") == "*.sinaimg.cn,http://127.0.0.1:8090"
+    assert media_fetch_hosts("*.sinaimg.cn", "https://api.weibo.com/2") == "*.sinaimg.cn"
+
+
 def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
     from complaints_tools.local.stack import weibo_endpoint
 

@@ -1,12 +1,13 @@
 """Weibo's open API over HTTP (stdlib only), its errors translated into the domain's error classes.
 
 The access token travels as the `access_token` parameter, as the API documents; it is never logged, and no
-error raised here carries a URL.
+error raised here carries a URL. Pictures come through `complaints.adapters.fetch`, from Weibo's picture hosts only.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from complaints.adapters.fetch import FetchPolicy, FetchRefused, MediaFetcher
 from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.weibo import (
     PictureUnavailable,
@@ -27,6 +29,32 @@ from complaints.domain.weibo import (
 )
 
 DEFAULT_API_BASE = "https://api.weibo.com/2"
+# Where Weibo serves pictures (wx1…wx4, tvax1…, ww1…): the template's MediaFetchHosts default, checked by a test.
+WEIBO_PICTURE_HOSTS = "*.sinaimg.cn"
+
+
+def checked_api_base(url: str) -> str:
+    """WEIBO_API_BASE, if it is one: https (plain http to a loopback address only: the local stack's fake), a host,
+    no user information, query or fragment. The ValueError never repeats the value, which may hold a token."""
+    split = urllib.parse.urlsplit(url)
+    try:
+        _ = split.port
+    except ValueError:
+        raise ValueError("the Weibo API base has a malformed port") from None
+    try:
+        loopback = ipaddress.ip_address(split.hostname or "").is_loopback
+    except ValueError:
+        loopback = False  # a host name
+    if "@" in split.netloc:
+        raise ValueError("the Weibo API base must not hold user information")
+    if "?" in url or "#" in url:
+        raise ValueError("the Weibo API base must have no query or fragment (the token goes in its own parameter)")
+    if not split.hostname:
+        raise ValueError("the Weibo API base has no host")
+    if split.scheme != "https" and not (split.scheme == "http" and loopback):
+        raise ValueError("the Weibo API base must be https (plain http only to a loopback address)")
+    return url
+
 
 # The token source: called with force=True after Weibo rejected the token, so a renewed one is picked up at once.
 TokenSource = Callable[[bool], str]
@@ -38,14 +66,12 @@ class WeiboHttpApi:
         base_url: str,
         token: TokenSource,
         timeout_s: float = 5.0,
-        picture_timeout_s: float = 10.0,
-        max_picture_bytes: int = MAX_INLINE_BYTES,
+        pictures: MediaFetcher | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
-        self.picture_timeout_s = picture_timeout_s
-        self.max_picture_bytes = max_picture_bytes
+        self.pictures = pictures or picture_fetcher(FetchPolicy.parse(WEIBO_PICTURE_HOSTS))
         self._token_rejected = False
 
     # ------------------------------------------------------------------ API
@@ -65,18 +91,10 @@ class WeiboHttpApi:
         self._call("POST", "comments/create.json", {"id": status_id, "comment": text})
 
     def picture(self, url: str) -> bytes:
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise PictureUnavailable("not an http(s) link")
         try:
-            with urllib.request.urlopen(url, timeout=self.picture_timeout_s) as r:
-                data = r.read(self.max_picture_bytes + 1)
-        except urllib.error.HTTPError as e:
-            raise PictureUnavailable(f"HTTP {e.code}") from None
-        except (OSError, http.client.HTTPException) as e:
-            raise PictureUnavailable(f"download failed: {type(e).__name__}") from None
-        if len(data) > self.max_picture_bytes:
-            raise PictureUnavailable(f"larger than {self.max_picture_bytes} bytes")
-        return data
+            return self.pictures.fetch(url)
+        except FetchRefused as e:
+            raise PictureUnavailable(str(e)) from None
 
     # ------------------------------------------------------------------ HTTP
     def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
@@ -122,3 +140,8 @@ class WeiboHttpApi:
         if status >= 400 or doc is None:
             raise WeiboRejected(f"{path}: HTTP {status}, {'not JSON' if doc is None else 'no error code'}")
         return doc
+
+
+def picture_fetcher(policy: FetchPolicy, deadline_s: float = 10.0) -> MediaFetcher:
+    """Pictures as the desk takes inline photos: at most MAX_INLINE_BYTES, within `deadline_s` in all."""
+    return MediaFetcher(policy, max_bytes=MAX_INLINE_BYTES, deadline_s=deadline_s)
