@@ -108,10 +108,10 @@ def test_skips_and_abandoned_replies_are_recorded(ledger):
 
 # -------------------------------------------------------------------- HTTP
 def test_mentions_page_backwards_with_since_id_and_max_id(api, fake):
-    everything = api.mentions(None, None, 200)
+    everything = api.mentions(None, None, 200).statuses
     ids = [s.idstr for s in everything]
     assert ids == sorted(ids, key=int, reverse=True) and len(ids) == len(fake.statuses)
-    page = api.mentions(ids[-1], ids[2], 3)  # since the oldest, at most the third newest
+    page = api.mentions(ids[-1], ids[2], 3).statuses  # since the oldest, at most the third newest
     assert [s.idstr for s in page] == ids[2:5]
     with_geo = next(s for s in everything if s.geo)
     assert with_geo.location is not None and 27 < with_geo.location.lat < 28
@@ -120,7 +120,7 @@ def test_mentions_page_backwards_with_since_id_and_max_id(api, fake):
 def test_a_64_bit_id_survives_the_round_trip(api, fake):
     big = {**fake.statuses[0], "id": 9223372036854775807, "idstr": "9223372036854775807", "mid": "9223372036854775807"}
     fake.add_mention(big)
-    (newest,) = api.mentions(None, None, 1)
+    (newest,) = api.mentions(None, None, 1).statuses
     assert newest.idstr == "9223372036854775807"
     api.comment(newest.idstr, "已收到，问题编号10001")
     assert fake.comments[-1]["status"]["idstr"] == "9223372036854775807"
@@ -145,7 +145,55 @@ def test_weibo_errors_map_to_the_domain_error_classes(api, fake, fault, error):
     with pytest.raises(error) as raised:
         api.mentions(None, None, 20)
     assert fake.token not in str(raised.value)
-    assert len(api.mentions(None, None, 20)) > 0  # the fault was one-off
+    assert len(api.mentions(None, None, 20).statuses) > 0  # the fault was one-off
+
+
+def test_a_malformed_mention_is_marked_and_the_rest_of_the_page_still_arrives(api, fake):
+    good = fake.mentions({})["statuses"][:2]
+    nested = good[1]
+    for _ in range(500):  # a repost of a repost of …: deeper than any validator should follow
+        nested = {**good[1], "idstr": "5061874203199998", "retweeted_status": nested}
+    answer = {
+        "statuses": [
+            good[0],
+            {"idstr": "5061874203199999", "text": "no created_at", "user": {"screen_name": "x"}},
+            {"idstr": "not-a-number", "created_at": "Tue Nov 24 09:12:00 +0800 2026"},
+            nested,
+            good[1],
+        ]
+    }
+    control(fake, "/_fake/faults", {"path": "mentions", "body": json.dumps(answer)})
+    page = api.mentions(None, None, 20)
+    assert [(type(s).__name__, s.idstr) for s in page.statuses] == [
+        ("WeiboStatus", good[0]["idstr"]),
+        ("MalformedMention", "5061874203199999"),
+        ("MalformedMention", "5061874203199998"),
+        ("WeiboStatus", good[1]["idstr"]),
+    ]
+    assert page.unidentified == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ('{"statuses": [' + "{}," * 50_000 + "{}]}", "larger than 120000 bytes"),
+    ],
+)
+def test_an_answer_too_deep_or_too_large_is_refused_without_a_crash(fake, body, why):
+    api = WeiboHttpApi(fake.api_base, lambda force: fake.token, timeout_s=2, max_answer_bytes=120_000)
+    control(fake, "/_fake/faults", {"path": "mentions", "body": body})
+    with pytest.raises(WeiboRejected, match=why):
+        api.mentions(None, None, 20)
+    assert api.mentions(None, None, 20).statuses
+
+
+def test_an_api_redirect_is_an_error_and_is_not_followed(api, fake):
+    elsewhere = f"{fake.api_base}/statuses/mentions.json?count=1"
+    control(fake, "/_fake/faults", {"path": "mentions", "status": 302, "location": elsewhere})
+    with pytest.raises(WeiboRejected, match="HTTP 302"):
+        api.mentions(None, None, 20)
+    assert control(fake, "/_fake/requests") == ["mentions"]  # nothing asked where the redirect pointed
 
 
 def test_a_rejected_token_is_fetched_afresh_next_time(api, fake):
@@ -223,6 +271,23 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
 
 
+def test_a_malformed_mention_from_weibo_is_skipped_and_later_polls_go_on(ledger, api, fake, city):
+    from test_desk import make_desk
+
+    from complaints.domain.weibo_channel import WeiboChannel
+
+    newest = max(int(s["idstr"]) for s in fake.statuses)
+    fake.add_mention({"idstr": str(newest + 1), "text": "@瑞网议事厅 没有时间", "user": {"screen_name": "x"}})
+    channel = WeiboChannel(desk=make_desk(city), api=api, ledger=ledger, account=city.weibo_account)
+    first = channel.poll()
+    assert (first.created, first.malformed, first.stopped) == (7, 1, None)
+    assert (ledger.record(str(newest + 1)).state, ledger.record(str(newest + 1)).reason) == ("skipped", "malformed")
+    assert ledger.cursor() == str(newest + 1)
+    fake.add_mention({**fake.statuses[1], "id": newest + 2, "idstr": str(newest + 2)})
+    later = channel.poll()
+    assert (later.created, later.malformed, later.stopped) == (1, 0, None)
+
+
 # ------------------------------------------------------------- local stack
 def test_the_local_stack_lets_pictures_come_from_its_weibos_exact_origin_only_when_it_is_on_loopback():
     from complaints_tools.local.stack import media_fetch_hosts
@@ -241,7 +306,7 @@ def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
     )
     base, token, fake = weibo_endpoint({})
     try:
-        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200)
+        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200).statuses
         assert len(statuses) == len(fake.statuses)
     finally:
         fake.stop()

@@ -12,6 +12,7 @@ from weibo_fakes import ACCOUNT, Crash, FakeApi, crash_once, jpeg, mention
 from complaints.adapters.weibo.memory import MemoryMentionLedger
 from complaints.domain.weibo import (
     MAX_COMMENT_CHARS,
+    MalformedMention,
     WeiboRateLimited,
     WeiboRejected,
     WeiboTokenInvalid,
@@ -252,6 +253,27 @@ def test_empty_mentions_and_reposts_of_our_own_posts_are_skipped_with_a_reason(w
         "empty",
         "repost_of_own_post",
     }
+
+
+def test_a_malformed_mention_is_skipped_counted_and_logged_by_its_id_alone(world, caplog):
+    bad = MalformedMention(idstr=mention(2).idstr)
+    world.api.statuses = [mention(1), bad, mention(3)]
+    with caplog.at_level(logging.INFO, logger="complaints"):
+        outcome = world.channel().poll()
+    assert (outcome.created, outcome.malformed, outcome.skip_reasons, outcome.stopped) == (2, 1, {"malformed": 1}, None)
+    assert world.ledger.cursor() == mention(3).idstr and world.ledger.record(bad.idstr).reason == "malformed"
+    (logged,) = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert logged.mention_id == bad.idstr
+    world.api.statuses.append(mention(4))
+    later = world.channel().poll()
+    assert (later.created, later.malformed, later.stopped) == (1, 0, None)
+
+
+def test_statuses_without_a_usable_id_are_counted_and_hold_nothing_up(world):
+    world.api.statuses = [mention(1)]
+    world.api.unidentified = 2
+    outcome = world.channel().poll()
+    assert (outcome.created, outcome.malformed, outcome.stopped) == (1, 2, None)
 
 
 def test_the_citizens_weibo_id_and_the_token_reach_no_log_and_no_public_view(world, caplog):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -36,6 +37,10 @@ class _WithIdstr(BaseModel):
         if isinstance(data, dict) and not data.get("idstr") and isinstance(data.get("id"), int):
             return {**data, "idstr": str(data["id"])}
         return data
+
+    @property
+    def number(self) -> int:
+        return int(self.idstr)
 
 
 class WeiboUser(_WithIdstr):
@@ -72,10 +77,6 @@ class WeiboStatus(_WithIdstr):
         return datetime.strptime(value, WEIBO_TIME_FORMAT) if isinstance(value, str) else value
 
     @property
-    def number(self) -> int:
-        return int(self.idstr)
-
-    @property
     def location(self) -> Location | None:
         if self.geo is None:
             return None
@@ -83,6 +84,18 @@ class WeiboStatus(_WithIdstr):
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
             return None
         return Location(lat=float(lat), lng=float(lng))
+
+
+class MalformedMention(_WithIdstr):
+    """A status with a usable id but otherwise not in the documented shape: skipped and recorded by its id."""
+
+
+@dataclass(frozen=True)
+class MentionsPage:
+    """One answer of `statuses/mentions.json`: the statuses in it, and how many had not even a usable id."""
+
+    statuses: list[WeiboStatus | MalformedMention]
+    unidentified: int = 0
 
 
 # ------------------------------------------------------------------ cleaning
@@ -202,8 +215,8 @@ def error_for(code: int, message: str) -> WeiboError:
 class WeiboApi(Protocol):
     """Weibo's open API as the poller uses it."""
 
-    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> list[WeiboStatus]:
-        """Mentions with since_id < id <= max_id, newest first, at most `count`."""
+    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> MentionsPage:
+        """Mentions with since_id < id <= max_id, newest first, at most `count`; malformed ones marked as such."""
 
     def comment(self, status_id: str, text: str) -> None:
         """Post a public comment on a status."""

@@ -22,6 +22,7 @@ from typing import Any
 from complaints.domain.desk import ComplaintDesk, NewComplaint, Receipt
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable
 from complaints.domain.weibo import (
+    MalformedMention,
     MentionLedger,
     PendingReply,
     PictureUnavailable,
@@ -40,6 +41,8 @@ from complaints.domain.weibo import (
 
 log = logging.getLogger("complaints.weibo")
 
+Mention = WeiboStatus | MalformedMention
+
 
 @dataclass
 class PollOutcome:
@@ -50,6 +53,7 @@ class PollOutcome:
     recovered: int = 0
     skipped: int = 0
     already_handled: int = 0
+    malformed: int = 0  # statuses not in the documented shape: skipped (recorded, when they had a usable id)
     replies_sent: int = 0
     replies_failed: int = 0
     replies_abandoned: int = 0
@@ -83,7 +87,7 @@ class WeiboChannel:
         """One scheduled run. Never raises for Weibo's errors: it stops and says why in the outcome."""
         outcome = PollOutcome()
         try:
-            mentions, complete = self._fetch_new()
+            mentions, complete = self._fetch_new(outcome)
             outcome.fetched, outcome.incomplete = len(mentions), not complete
             if not complete:
                 log.error("more mentions than %d pages since the cursor; the cursor stays", self.max_pages)
@@ -109,34 +113,42 @@ class WeiboChannel:
         return outcome
 
     # ------------------------------------------------------------ mentions
-    def _fetch_new(self) -> tuple[list[WeiboStatus], bool]:
+    def _fetch_new(self, outcome: PollOutcome) -> tuple[list[Mention], bool]:
         """Mentions newer than the cursor, oldest first, and whether paging reached the cursor."""
         since_id = self.ledger.cursor()
-        found: dict[int, WeiboStatus] = {}
+        found: dict[int, Mention] = {}
         max_id: str | None = None
         for _ in range(self.max_pages):
             page = self._call(self.api.mentions, since_id, max_id, self.page_size)
+            if page.unidentified:
+                # Nothing to record them by: counted, and left behind with the cursor.
+                outcome.malformed += page.unidentified
+                log.warning("Weibo mentions without a usable id skipped", extra={"count": page.unidentified})
             # A page holds only ids above since_id; an empty one means we are back at the cursor.
-            fresh = [s for s in page if since_id is None or s.number > int(since_id)]
+            fresh = [s for s in page.statuses if since_id is None or s.number > int(since_id)]
             if not fresh:
                 return [found[k] for k in sorted(found)], True
             found.update((s.number, s) for s in fresh)
             max_id = str(min(s.number for s in fresh) - 1)
         return [found[k] for k in sorted(found)], False
 
-    def _handle(self, status: WeiboStatus, outcome: PollOutcome) -> bool:
+    def _handle(self, status: Mention, outcome: PollOutcome) -> bool:
         """Make the mention's ticket (or record why not). False: stop here, leaving the cursor before it."""
         mention_id = status.idstr
         record = self.ledger.record(mention_id)
         if record is not None and record.state in ("ticketed", "skipped"):
             outcome.already_handled += 1
             return True
+        if isinstance(status, MalformedMention):
+            outcome.malformed += 1
+            # Its id only: whatever else it holds is unchecked, and may be the citizen's.
+            log.warning("Weibo mention malformed; skipped", extra={"mention_id": mention_id})
+            self._skip(mention_id, "malformed", outcome)
+            return True
         reason = skip_reason(status, self.account)
         if reason is not None:
-            self.ledger.mark_skipped(mention_id, reason, self.clock())
-            outcome.skipped += 1
-            outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
             log.info("Weibo mention skipped", extra={"reason": reason})
+            self._skip(mention_id, reason, outcome)
             return True
         ticket_id = ticket_id_for(mention_id)
         existing = self.desk.tickets.get(ticket_id)
@@ -158,6 +170,11 @@ class WeiboChannel:
         outcome.created += 1
         log.info("Weibo ticket created", extra={"ticket_id": ticket_id, "ticket_no": receipt.ticket_no})
         return True
+
+    def _skip(self, mention_id: str, reason: str, outcome: PollOutcome) -> None:
+        self.ledger.mark_skipped(mention_id, reason, self.clock())
+        outcome.skipped += 1
+        outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
 
     def _submit(self, status: WeiboStatus, ticket_id: str) -> Receipt:
         complaint = NewComplaint(

@@ -16,9 +16,13 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from pydantic import ValidationError
+
 from complaints.adapters.fetch import FetchPolicy, FetchRefused, MediaFetcher
 from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.weibo import (
+    MalformedMention,
+    MentionsPage,
     PictureUnavailable,
     WeiboRateLimited,
     WeiboRejected,
@@ -56,6 +60,19 @@ def checked_api_base(url: str) -> str:
     return url
 
 
+# A page of 200 mentions is well under 2 MB; anything much larger is not an answer we want in memory.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Weibo's API does not redirect; a 3xx is an error answer, not somewhere to send the token."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
 # The token source: called with force=True after Weibo rejected the token, so a renewed one is picked up at once.
 TokenSource = Callable[[bool], str]
 
@@ -67,15 +84,17 @@ class WeiboHttpApi:
         token: TokenSource,
         timeout_s: float = 5.0,
         pictures: MediaFetcher | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
+        self.max_answer_bytes = max_answer_bytes
         self.pictures = pictures or picture_fetcher(FetchPolicy.parse(WEIBO_PICTURE_HOSTS))
         self._token_rejected = False
 
     # ------------------------------------------------------------------ API
-    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> list[WeiboStatus]:
+    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> MentionsPage:
         params: dict[str, Any] = {"count": count}
         if since_id:
             params["since_id"] = since_id
@@ -85,7 +104,19 @@ class WeiboHttpApi:
         statuses = doc.get("statuses") if isinstance(doc, dict) else None
         if not isinstance(statuses, list):
             raise WeiboRejected("mentions answer has no statuses list")
-        return [WeiboStatus.model_validate(s) for s in statuses]
+        # One status Weibo got wrong must not hold up the others (nor every later run): it is marked, not raised.
+        found: list[WeiboStatus | MalformedMention] = []
+        unidentified = 0
+        for status in statuses:
+            for shape in (WeiboStatus, MalformedMention):
+                try:
+                    found.append(shape.model_validate(status))
+                    break
+                except (ValidationError, RecursionError):
+                    continue
+            else:
+                unidentified += 1
+        return MentionsPage(found, unidentified)
 
     def comment(self, status_id: str, text: str) -> None:
         self._call("POST", "comments/create.json", {"id": status_id, "comment": text})
@@ -110,13 +141,16 @@ class WeiboHttpApi:
                 method=method,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
+        cap = self.max_answer_bytes
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:
-                status, body = r.status, r.read()
+            with _OPENER.open(req, timeout=self.timeout_s) as r:
+                status, body = r.status, r.read(cap + 1)
         except urllib.error.HTTPError as e:
-            status, body = e.code, e.read()
+            status, body = e.code, e.read(cap + 1)
         except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out, cut short
             raise WeiboUnavailable(f"{path}: no answer ({type(e).__name__})") from None
+        if len(body) > cap:
+            raise WeiboRejected(f"{path}: an answer larger than {cap} bytes")
         return self._answer(path, status, body)
 
     def _answer(self, path: str, status: int, body: bytes) -> Any:
@@ -124,6 +158,8 @@ class WeiboHttpApi:
             doc = json.loads(body)
         except ValueError:
             doc = None
+        except RecursionError:  # nested deeper than Python's parser goes: no answer Weibo documents
+            raise WeiboRejected(f"{path}: an answer nested too deeply") from None
         if isinstance(doc, dict) and "error_code" in doc:
             try:
                 code = int(doc["error_code"])
