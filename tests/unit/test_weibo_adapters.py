@@ -77,12 +77,14 @@ def test_cursor_only_moves_forward_and_keeps_all_64_bits(ledger):
     assert ledger.cursor() == "9223372036854775807"
 
 
-def test_a_claim_is_exclusive_until_its_lease_expires(ledger):
-    assert ledger.claim("1", now=1000.0, lease_s=120) is True
-    assert ledger.claim("1", now=1100.0, lease_s=120) is False
-    assert ledger.claim("1", now=1121.0, lease_s=120) is True
+def test_a_claim_is_exclusive_until_its_lease_expires_and_keeps_the_ticket_id_it_chose(ledger):
+    assert ledger.claim("1", "a" * 32, now=1000.0, lease_s=120) == "a" * 32
+    assert ledger.claim("1", "b" * 32, now=1100.0, lease_s=120) is None
+    assert ledger.record("1").ticket_id == "a" * 32
+    # Taken over after its lease: the first run may have created ticket aaa…, so the id stays.
+    assert ledger.claim("1", "c" * 32, now=1121.0, lease_s=120) == "a" * 32
     ledger.mark_ticketed("1", "a" * 32, 10001, now=1122.0)
-    assert ledger.claim("1", now=99999.0, lease_s=120) is False  # done is done
+    assert ledger.claim("1", "d" * 32, now=99999.0, lease_s=120) is None  # done is done
 
 
 def test_ticketing_queues_exactly_one_reply_even_when_repeated(ledger):

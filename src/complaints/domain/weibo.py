@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -143,14 +142,6 @@ def picture_url(status: WeiboStatus) -> str | None:
     return None
 
 
-# A ticket's id follows from its mention's id: after a crash the poller finds the ticket it already created.
-_TICKET_NAMESPACE = uuid.UUID("8f0b7a1e-2d53-4c37-9a57-6f1c0e5d9b21")
-
-
-def ticket_id_for(mention_id: str) -> str:
-    return uuid.uuid5(_TICKET_NAMESPACE, f"weibo:{mention_id}").hex
-
-
 def reply_text(ticket_no: int, city: City) -> str:
     """The public comment: the ticket number and where to follow it, within Weibo's 140 characters."""
     link = city.ticket_link(ticket_no)
@@ -251,8 +242,10 @@ class MentionLedger(Protocol):
 
     def record(self, mention_id: str) -> MentionRecord | None: ...
 
-    def claim(self, mention_id: str, now: float, lease_s: float) -> bool:
-        """Take a mention for ticket creation; False while another poll holds an unexpired claim or it is done."""
+    def claim(self, mention_id: str, ticket_id: str, now: float, lease_s: float) -> str | None:
+        """Take a mention for ticket creation, and say which ticket id to create it with: `ticket_id` for a new
+        claim, the id an expired claim chose when taking that over (its run may have got as far as the ticket).
+        None while another poll holds an unexpired claim, or the mention is done."""
 
     def mark_skipped(self, mention_id: str, reason: str, now: float) -> None: ...
 

@@ -4,8 +4,9 @@ One run (`poll`) pages back through the mentions newer than the cursor, handles 
 through the same desk service the API uses, or a recorded skip — and moves the cursor past each one handled.
 Then it posts the replies still pending. What makes it safe to crash anywhere and to overlap with another run:
 
-- a mention's ticket id follows from the mention id, so a rerun finds the ticket a crashed run created;
-- a claim (with a lease) on the mention stops two runs from creating the same ticket at the same time;
+- a claim (with a lease) on the mention stops two runs from creating the same ticket at the same time, and records
+  the ticket id it chose — random, like every ticket's, so nobody can work it out from the public mention — so a
+  rerun finds the ticket a crashed run created, or creates it with that same id;
 - recording the ticket and queueing its reply is one write, and the reply is only ever queued once;
 - replies are an outbox: a failed one is retried on a later run with backoff, and never holds up tickets.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,7 +38,6 @@ from complaints.domain.weibo import (
     picture_url,
     reply_text,
     skip_reason,
-    ticket_id_for,
 )
 
 log = logging.getLogger("complaints.weibo")
@@ -150,15 +151,15 @@ class WeiboChannel:
             log.info("Weibo mention skipped", extra={"reason": reason})
             self._skip(mention_id, reason, outcome)
             return True
-        ticket_id = ticket_id_for(mention_id)
-        existing = self.desk.tickets.get(ticket_id)
+        existing = self.desk.tickets.get(record.ticket_id) if record is not None and record.ticket_id else None
         if existing is not None:
-            # A run crashed after creating the ticket: finish its bookkeeping, do not create another.
-            self.ledger.mark_ticketed(mention_id, ticket_id, existing.ticket_no, self.clock())
+            # A run crashed after creating the ticket its claim chose: finish its bookkeeping, do not create another.
+            self.ledger.mark_ticketed(mention_id, existing.id, existing.ticket_no, self.clock())
             outcome.recovered += 1
-            log.info("Weibo ticket recovered", extra={"ticket_id": ticket_id, "ticket_no": existing.ticket_no})
+            log.info("Weibo ticket recovered", extra={"ticket_id": existing.id, "ticket_no": existing.ticket_no})
             return True
-        if not self.ledger.claim(mention_id, self.clock(), self.lease_s):
+        ticket_id = self.ledger.claim(mention_id, uuid.uuid4().hex, self.clock(), self.lease_s)
+        if ticket_id is None:
             outcome.stopped = "busy"  # another run is creating this ticket right now
             return False
         try:
