@@ -227,6 +227,22 @@ def test_pictures_are_bounded_in_size(api, fake):
         api.picture("file:///etc/passwd")
 
 
+def test_weibos_plain_http_picture_links_are_fetched_over_https(fake):
+    class Recorder:
+        policy = FetchPolicy.parse(WEIBO_PICTURE_HOSTS)
+        urls: list[str] = []
+
+        def fetch(self, url: str) -> bytes:
+            self.urls.append(url)
+            return b"\xff\xd8\xff"
+
+    pictures = Recorder()
+    api = WeiboHttpApi(fake.api_base, lambda force: fake.token, pictures=pictures)
+    api.picture("http://wx1.sinaimg.cn/large/a.jpg?KID=imgbed")
+    api.picture("https://wx2.sinaimg.cn/large/b.jpg")
+    assert pictures.urls == ["https://wx1.sinaimg.cn/large/a.jpg?KID=imgbed", "https://wx2.sinaimg.cn/large/b.jpg"]
+
+
 def test_pictures_come_from_the_fake_weibos_exact_origin_and_not_another_port_on_its_host(api, fake):
     assert api.picture(f"{fake.url}/sinaimg/large/a.jpg").startswith(b"\xff\xd8\xff")
     other = FakeWeibo().start()  # the same 127.0.0.1, another port: as any other service on the machine
