@@ -26,6 +26,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Zeros are published too, so the alarms see a value every run.
     metrics.add_metric("WeiboTicketsCreated", MetricUnit.Count, outcome.created)
     metrics.add_metric("WeiboRepliesPosted", MetricUnit.Count, outcome.replies_sent)
+    metrics.add_metric("WeiboMentionsMalformed", MetricUnit.Count, outcome.malformed)
     metrics.add_metric("WeiboRepliesAbandoned", MetricUnit.Count, outcome.replies_abandoned)
     metrics.add_metric("WeiboTokenErrors", MetricUnit.Count, int(outcome.stopped == "token_invalid"))
     metrics.add_metric("WeiboRateLimited", MetricUnit.Count, int(outcome.stopped == "rate_limited"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from complaints.adapters.fetch import FetchPolicy
 from complaints.city import City, load_city
 from complaints.domain.desk import MAX_PHOTO_WAIT_SECONDS, ComplaintDesk
 
@@ -26,6 +27,7 @@ class Settings(BaseModel):
     auto_dispatch_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     weibo_api_base: str | None = None
     weibo_token_parameter: str | None = None
+    media_fetch_hosts: FetchPolicy | None = None
     photo_wait_seconds: int = Field(default=MAX_PHOTO_WAIT_SECONDS, ge=1, le=MAX_PHOTO_WAIT_SECONDS)
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
@@ -33,13 +35,33 @@ class Settings(BaseModel):
     photo_link_role_arn: str | None = None
     max_request_bytes: int = Field(default=7_100_000, gt=0)
 
+    @field_validator("weibo_api_base")
+    @classmethod
+    def _weibo_api_base(cls, value: str | None) -> str | None:
+        from complaints.adapters.weibo.http import checked_api_base
+
+        return None if value is None else checked_api_base(value)
+
+    @field_validator("media_fetch_hosts", mode="before")
+    @classmethod
+    def _media_fetch_hosts(cls, value: object) -> object:
+        return FetchPolicy.parse(value) if isinstance(value, str) else value
+
     @classmethod
     def from_env(cls, *required: str) -> Settings:
         values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
         missing = [name.upper() for name in ("tickets_table", "city_config", *required) if not values.get(name)]
         if missing:
             raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as e:
+            # Say which variable and why, never its value: a misplaced token must not reach the logs.
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])).upper()}: {err['msg']}"
+                for err in e.errors(include_url=False, include_input=False, include_context=False)
+            )
+            raise RuntimeError(f"malformed environment variables: {problems}") from None
 
 
 @lru_cache(maxsize=4)
@@ -126,16 +148,22 @@ def weibo_channel():
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from complaints.adapters.weibo.dynamo import DynamoMentionLedger
-    from complaints.adapters.weibo.http import WeiboHttpApi
+    from complaints.adapters.weibo.http import WeiboHttpApi, picture_fetcher
     from complaints.domain.weibo_channel import WeiboChannel
 
-    s = Settings.from_env("photos_bucket", "classify_queue_url", "weibo_api_base", "weibo_token_parameter")
+    s = Settings.from_env(
+        "photos_bucket", "classify_queue_url", "weibo_api_base", "weibo_token_parameter", "media_fetch_hosts"
+    )
     desk = intake_desk()
     if not desk.city.weibo_account:
         raise RuntimeError(f"{s.city_config}: no weibo_account in [city]; the Weibo poller needs it")
     return WeiboChannel(
         desk=desk,
-        api=WeiboHttpApi(s.weibo_api_base, weibo_token(s.weibo_token_parameter, SSMProvider())),
+        api=WeiboHttpApi(
+            s.weibo_api_base,
+            weibo_token(s.weibo_token_parameter, SSMProvider()),
+            pictures=picture_fetcher(s.media_fetch_hosts),
+        ),
         ledger=DynamoMentionLedger(s.tickets_table),
         account=desk.city.weibo_account,
     )

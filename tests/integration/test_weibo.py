@@ -59,6 +59,9 @@ def test_each_fixture_mention_becomes_a_dispatched_ticket_and_one_comment_with_i
     assert len(numbers) == FIXTURE_TICKETS and all(len(c["text"]) <= 140 for c in posted)
     tickets = stack.stored_tickets("weibo")
     assert {int(t["ticket_no"]["N"]) for t in tickets} == numbers
+    # Pictures come from the fake's own origin, which the local stack adds to MEDIA_FETCH_HOSTS: four mentions have
+    # one, and one of those is a hotlink page, not a JPEG.
+    assert sum(1 for t in tickets if t.get("photo", {}).get("M")) == 3
     # Dispatched like an app complaint: every one reached an agency (or triage) through SNS.
     dispatched = wait_dispatched(stack, numbers)
     assert all(dispatched.values()), {n for n, v in dispatched.items() if not v}

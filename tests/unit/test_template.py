@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -189,6 +190,22 @@ def test_weibo_poller_reads_its_token_from_the_ssm_parameter_it_may_read(tpl):
     (read,) = [s for s in statements if s["Action"] == "ssm:GetParameter"]
     assert "${WeiboTokenParameter}" in read["Resource"]["Fn::Sub"]
     assert tpl.doc["Parameters"]["WeiboTokenParameter"]["Default"].startswith("/")
+
+
+def test_media_downloads_go_only_to_the_hosts_of_a_parameter_that_admits_host_names_alone(tpl):
+    from complaints.adapters.fetch import FetchPolicy
+    from complaints.adapters.weibo.http import WEIBO_PICTURE_HOSTS
+
+    param = tpl.doc["Parameters"]["MediaFetchHosts"]
+    env = tpl.functions()["WeiboFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MEDIA_FETCH_HOSTS"] == {"Ref": "MediaFetchHosts"}
+    assert param["Default"] == WEIBO_PICTURE_HOSTS
+    pattern = re.compile(param["AllowedPattern"])
+    for admitted in (param["Default"], "*.sinaimg.cn,wx1.example.com", "media.weixin.qq.com"):
+        assert pattern.fullmatch(admitted) and FetchPolicy.parse(admitted).hosts  # what it admits, the code takes
+    # Exact origins (loopback, plain http) are for the local stack's fakes only; no address gets in either.
+    for refused in ("http://127.0.0.1:8090", "*.sinaimg.cn,http://127.0.0.1:8090", "127.0.0.1", "10.0.0.1", "*", ""):
+        assert not pattern.fullmatch(refused)
 
 
 def test_the_token_alarm_watches_the_metric_the_poller_emits(tpl):

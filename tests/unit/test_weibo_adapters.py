@@ -12,8 +12,9 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from moto import mock_aws
 
+from complaints.adapters.fetch import FetchPolicy
 from complaints.adapters.weibo.dynamo import DynamoMentionLedger
-from complaints.adapters.weibo.http import WeiboHttpApi
+from complaints.adapters.weibo.http import WEIBO_PICTURE_HOSTS, WeiboHttpApi, picture_fetcher
 from complaints.domain.weibo import (
     PictureUnavailable,
     WeiboRateLimited,
@@ -53,7 +54,9 @@ def api(fake):
         tokens.append(force)
         return fake.token
 
-    client = WeiboHttpApi(fake.api_base, token, timeout_s=0.5)
+    # As the local stack configures it: Weibo's picture hosts and the fake's exact origin.
+    pictures = picture_fetcher(FetchPolicy.parse(f"{WEIBO_PICTURE_HOSTS},{fake.url}"))
+    client = WeiboHttpApi(fake.api_base, token, timeout_s=0.5, pictures=pictures)
     client.tokens_asked = tokens
     return client
 
@@ -74,12 +77,14 @@ def test_cursor_only_moves_forward_and_keeps_all_64_bits(ledger):
     assert ledger.cursor() == "9223372036854775807"
 
 
-def test_a_claim_is_exclusive_until_its_lease_expires(ledger):
-    assert ledger.claim("1", now=1000.0, lease_s=120) is True
-    assert ledger.claim("1", now=1100.0, lease_s=120) is False
-    assert ledger.claim("1", now=1121.0, lease_s=120) is True
+def test_a_claim_is_exclusive_until_its_lease_expires_and_keeps_the_ticket_id_it_chose(ledger):
+    assert ledger.claim("1", "a" * 32, now=1000.0, lease_s=120) == "a" * 32
+    assert ledger.claim("1", "b" * 32, now=1100.0, lease_s=120) is None
+    assert ledger.record("1").ticket_id == "a" * 32
+    # Taken over after its lease: the first run may have created ticket aaa…, so the id stays.
+    assert ledger.claim("1", "c" * 32, now=1121.0, lease_s=120) == "a" * 32
     ledger.mark_ticketed("1", "a" * 32, 10001, now=1122.0)
-    assert ledger.claim("1", now=99999.0, lease_s=120) is False  # done is done
+    assert ledger.claim("1", "d" * 32, now=99999.0, lease_s=120) is None  # done is done
 
 
 def test_ticketing_queues_exactly_one_reply_even_when_repeated(ledger):
@@ -105,10 +110,10 @@ def test_skips_and_abandoned_replies_are_recorded(ledger):
 
 # -------------------------------------------------------------------- HTTP
 def test_mentions_page_backwards_with_since_id_and_max_id(api, fake):
-    everything = api.mentions(None, None, 200)
+    everything = api.mentions(None, None, 200).statuses
     ids = [s.idstr for s in everything]
     assert ids == sorted(ids, key=int, reverse=True) and len(ids) == len(fake.statuses)
-    page = api.mentions(ids[-1], ids[2], 3)  # since the oldest, at most the third newest
+    page = api.mentions(ids[-1], ids[2], 3).statuses  # since the oldest, at most the third newest
     assert [s.idstr for s in page] == ids[2:5]
     with_geo = next(s for s in everything if s.geo)
     assert with_geo.location is not None and 27 < with_geo.location.lat < 28
@@ -117,7 +122,7 @@ def test_mentions_page_backwards_with_since_id_and_max_id(api, fake):
 def test_a_64_bit_id_survives_the_round_trip(api, fake):
     big = {**fake.statuses[0], "id": 9223372036854775807, "idstr": "9223372036854775807", "mid": "9223372036854775807"}
     fake.add_mention(big)
-    (newest,) = api.mentions(None, None, 1)
+    (newest,) = api.mentions(None, None, 1).statuses
     assert newest.idstr == "9223372036854775807"
     api.comment(newest.idstr, "已收到，问题编号10001")
     assert fake.comments[-1]["status"]["idstr"] == "9223372036854775807"
@@ -142,7 +147,55 @@ def test_weibo_errors_map_to_the_domain_error_classes(api, fake, fault, error):
     with pytest.raises(error) as raised:
         api.mentions(None, None, 20)
     assert fake.token not in str(raised.value)
-    assert len(api.mentions(None, None, 20)) > 0  # the fault was one-off
+    assert len(api.mentions(None, None, 20).statuses) > 0  # the fault was one-off
+
+
+def test_a_malformed_mention_is_marked_and_the_rest_of_the_page_still_arrives(api, fake):
+    good = fake.mentions({})["statuses"][:2]
+    nested = good[1]
+    for _ in range(500):  # a repost of a repost of …: deeper than any validator should follow
+        nested = {**good[1], "idstr": "5061874203199998", "retweeted_status": nested}
+    answer = {
+        "statuses": [
+            good[0],
+            {"idstr": "5061874203199999", "text": "no created_at", "user": {"screen_name": "x"}},
+            {"idstr": "not-a-number", "created_at": "Tue Nov 24 09:12:00 +0800 2026"},
+            nested,
+            good[1],
+        ]
+    }
+    control(fake, "/_fake/faults", {"path": "mentions", "body": json.dumps(answer)})
+    page = api.mentions(None, None, 20)
+    assert [(type(s).__name__, s.idstr) for s in page.statuses] == [
+        ("WeiboStatus", good[0]["idstr"]),
+        ("MalformedMention", "5061874203199999"),
+        ("MalformedMention", "5061874203199998"),
+        ("WeiboStatus", good[1]["idstr"]),
+    ]
+    assert page.unidentified == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ('{"statuses": [' + "{}," * 50_000 + "{}]}", "larger than 120000 bytes"),
+    ],
+)
+def test_an_answer_too_deep_or_too_large_is_refused_without_a_crash(fake, body, why):
+    api = WeiboHttpApi(fake.api_base, lambda force: fake.token, timeout_s=2, max_answer_bytes=120_000)
+    control(fake, "/_fake/faults", {"path": "mentions", "body": body})
+    with pytest.raises(WeiboRejected, match=why):
+        api.mentions(None, None, 20)
+    assert api.mentions(None, None, 20).statuses
+
+
+def test_an_api_redirect_is_an_error_and_is_not_followed(api, fake):
+    elsewhere = f"{fake.api_base}/statuses/mentions.json?count=1"
+    control(fake, "/_fake/faults", {"path": "mentions", "status": 302, "location": elsewhere})
+    with pytest.raises(WeiboRejected, match="HTTP 302"):
+        api.mentions(None, None, 20)
+    assert control(fake, "/_fake/requests") == ["mentions"]  # nothing asked where the redirect pointed
 
 
 def test_a_rejected_token_is_fetched_afresh_next_time(api, fake):
@@ -172,6 +225,34 @@ def test_pictures_are_bounded_in_size(api, fake):
         api.picture(f"{fake.url}/sinaimg/nosuchsize/a.jpg")
     with pytest.raises(PictureUnavailable):
         api.picture("file:///etc/passwd")
+
+
+def test_weibos_plain_http_picture_links_are_fetched_over_https(fake):
+    class Recorder:
+        policy = FetchPolicy.parse(WEIBO_PICTURE_HOSTS)
+        urls: list[str] = []
+
+        def fetch(self, url: str) -> bytes:
+            self.urls.append(url)
+            return b"\xff\xd8\xff"
+
+    pictures = Recorder()
+    api = WeiboHttpApi(fake.api_base, lambda force: fake.token, pictures=pictures)
+    api.picture("http://wx1.sinaimg.cn/large/a.jpg?KID=imgbed")
+    api.picture("https://wx2.sinaimg.cn/large/b.jpg")
+    assert pictures.urls == ["https://wx1.sinaimg.cn/large/a.jpg?KID=imgbed", "https://wx2.sinaimg.cn/large/b.jpg"]
+
+
+def test_pictures_come_from_the_fake_weibos_exact_origin_and_not_another_port_on_its_host(api, fake):
+    assert api.picture(f"{fake.url}/sinaimg/large/a.jpg").startswith(b"\xff\xd8\xff")
+    other = FakeWeibo().start()  # the same 127.0.0.1, another port: as any other service on the machine
+    try:
+        with pytest.raises(PictureUnavailable, match="not an https link"):
+            api.picture(f"{other.url}/sinaimg/large/a.jpg")
+        with pytest.raises(PictureUnavailable, match="not on the media allow-list"):
+            api.picture(f"https://127.0.0.1:{other.port}/sinaimg/large/a.jpg")
+    finally:
+        other.stop()
 
 
 # ------------------------------------------------------------------- token
@@ -208,7 +289,31 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
 
 
+def test_a_malformed_mention_from_weibo_is_skipped_and_later_polls_go_on(ledger, api, fake, city):
+    from test_desk import make_desk
+
+    from complaints.domain.weibo_channel import WeiboChannel
+
+    newest = max(int(s["idstr"]) for s in fake.statuses)
+    fake.add_mention({"idstr": str(newest + 1), "text": "@瑞网议事厅 没有时间", "user": {"screen_name": "x"}})
+    channel = WeiboChannel(desk=make_desk(city), api=api, ledger=ledger, account=city.weibo_account)
+    first = channel.poll()
+    assert (first.created, first.malformed, first.stopped) == (7, 1, None)
+    assert (ledger.record(str(newest + 1)).state, ledger.record(str(newest + 1)).reason) == ("skipped", "malformed")
+    assert ledger.cursor() == str(newest + 1)
+    fake.add_mention({**fake.statuses[1], "id": newest + 2, "idstr": str(newest + 2)})
+    later = channel.poll()
+    assert (later.created, later.malformed, later.stopped) == (1, 0, None)
+
+
 # ------------------------------------------------------------- local stack
+def test_the_local_stack_lets_pictures_come_from_its_weibos_exact_origin_only_when_it_is_on_loopback():
+    from complaints_tools.local.stack import media_fetch_hosts
+
+    assert media_fetch_hosts("*.sinaimg.cn", "http://127.0.0.1:8090/2") == "*.sinaimg.cn,http://127.0.0.1:8090"
+    assert media_fetch_hosts("*.sinaimg.cn", "https://api.weibo.com/2") == "*.sinaimg.cn"
+
+
 def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
     from complaints_tools.local.stack import weibo_endpoint
 
@@ -219,7 +324,7 @@ def test_the_local_stack_starts_a_fake_weibo_unless_told_where_weibo_is():
     )
     base, token, fake = weibo_endpoint({})
     try:
-        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200)
+        statuses = WeiboHttpApi(base, lambda force: token).mentions(None, None, 200).statuses
         assert len(statuses) == len(fake.statuses)
     finally:
         fake.stop()

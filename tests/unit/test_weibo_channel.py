@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 import pytest
 from test_desk import make_desk
@@ -12,11 +13,11 @@ from weibo_fakes import ACCOUNT, Crash, FakeApi, crash_once, jpeg, mention
 from complaints.adapters.weibo.memory import MemoryMentionLedger
 from complaints.domain.weibo import (
     MAX_COMMENT_CHARS,
+    MalformedMention,
     WeiboRateLimited,
     WeiboRejected,
     WeiboTokenInvalid,
     WeiboUnavailable,
-    ticket_id_for,
 )
 from complaints.domain.weibo_channel import WeiboChannel
 
@@ -72,7 +73,7 @@ def test_each_mention_becomes_one_ticket_with_one_comment_carrying_its_number(wo
         assert world.desk.contacts.open(t.id, t.contact_sealed)["weibo_uid"].startswith("61")
         assert "weibo_uid" not in t.model_dump_json()  # sealed, not stored in clear
     for status_id, text in world.api.comments:  # each comment on its own mention, with that mention's ticket
-        ticket = world.desk.tickets.get(ticket_id_for(status_id))
+        ticket = world.desk.tickets.get(world.ledger.record(status_id).ticket_id)
         assert f"问题编号{ticket.ticket_no}" in text and city.ticket_link(ticket.ticket_no) in text
         assert len(text) <= MAX_COMMENT_CHARS
     # Through the same desk as the API: queued for classification, like an app complaint.
@@ -88,7 +89,7 @@ def test_pagination_reaches_back_to_the_cursor_across_several_pages(world):
     assert [c[2] for c in pages[:2]] == [None, world.api.statuses[4].idstr]  # max_id: below the lowest seen
     assert len(pages) == 5  # 2 + 2 + 2 + 1, then an empty page
     # Tickets are numbered in the order citizens wrote: oldest mention first.
-    by_mention = {ticket_id_for(s.idstr): s.number for s in world.api.statuses}
+    by_mention = {world.ledger.record(s.idstr).ticket_id: s.number for s in world.api.statuses}
     tickets = sorted(world.tickets(), key=lambda t: t.ticket_no)
     assert [by_mention[t.id] for t in tickets] == sorted(by_mention.values())
     # The next run asks only for what is newer than the cursor.
@@ -132,17 +133,36 @@ def test_a_crash_between_ticket_creation_and_cursor_update_creates_nothing_twice
     assert comment_numbers(world.api) == sorted(t.ticket_no for t in world.tickets())
 
 
+# The namespace the ids were once derived from, in the source for anyone to read.
+_OLD_NAMESPACE = uuid.UUID("8f0b7a1e-2d53-4c37-9a57-6f1c0e5d9b21")
+
+
+def test_a_weibo_tickets_id_cannot_be_worked_out_from_its_public_mention(world, city):
+    world.api.statuses = [mention(1), mention(2)]
+    world.channel().poll()
+    ids = {s.idstr: world.ledger.record(s.idstr).ticket_id for s in world.api.statuses}
+    assert all(world.desk.tickets.get(t) is not None for t in ids.values())
+    for mention_id, ticket_id in ids.items():
+        assert ticket_id not in (uuid.uuid5(_OLD_NAMESPACE, f"weibo:{mention_id}").hex, mention_id)
+    # The same mentions on another desk get other ids: nothing about a mention fixes its ticket's id.
+    again = WeiboChannel(desk=make_desk(city), api=world.api, ledger=MemoryMentionLedger(), account=ACCOUNT)
+    again.poll()
+    assert not set(ids.values()) & set(again.desk.tickets.items)
+
+
 def test_a_crash_before_the_ticket_exists_waits_for_the_claim_to_expire(world):
     world.api.statuses = [mention(1)]
     restore = crash_once(world.desk, "submit")
     with pytest.raises(Crash):
         world.channel().poll()
     restore()
+    chosen = world.ledger.record(mention(1).idstr).ticket_id  # the claim recorded the id it chose
     busy = world.channel().poll()  # the claim may belong to a run still going: leave the mention alone
     assert (busy.created, busy.stopped, world.ledger.cursor()) == (0, "busy", None)
     world.clock.t += 121
     assert world.channel(lease_s=120).poll().created == 1
-    assert len(world.tickets()) == 1
+    (ticket,) = world.tickets()
+    assert ticket.id == chosen  # the run that took the claim over made the ticket the first one meant to
 
 
 def test_rate_limit_while_fetching_stops_the_run_and_keeps_the_cursor(world):
@@ -230,7 +250,7 @@ def test_pictures_prefer_the_large_size_and_failures_leave_a_ticket_without_phot
         mention(4, original_pic="https://wx1.sinaimg.cn/large/gone.jpg"),
     ]
     assert world.channel().poll().created == 4
-    photos = {ticket_id_for(s.idstr): s.number for s in world.api.statuses}
+    photos = {world.ledger.record(s.idstr).ticket_id: s.number for s in world.api.statuses}
     with_photo = sorted(photos[t.id] - 5_061_874_203_100_000 for t in world.tickets() if t.photo)
     assert with_photo == [1, 2]
     assert len(world.desk.photos.objects) == 4  # display copy and thumbnail of each
@@ -252,6 +272,27 @@ def test_empty_mentions_and_reposts_of_our_own_posts_are_skipped_with_a_reason(w
         "empty",
         "repost_of_own_post",
     }
+
+
+def test_a_malformed_mention_is_skipped_counted_and_logged_by_its_id_alone(world, caplog):
+    bad = MalformedMention(idstr=mention(2).idstr)
+    world.api.statuses = [mention(1), bad, mention(3)]
+    with caplog.at_level(logging.INFO, logger="complaints"):
+        outcome = world.channel().poll()
+    assert (outcome.created, outcome.malformed, outcome.skip_reasons, outcome.stopped) == (2, 1, {"malformed": 1}, None)
+    assert world.ledger.cursor() == mention(3).idstr and world.ledger.record(bad.idstr).reason == "malformed"
+    (logged,) = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert logged.mention_id == bad.idstr
+    world.api.statuses.append(mention(4))
+    later = world.channel().poll()
+    assert (later.created, later.malformed, later.stopped) == (1, 0, None)
+
+
+def test_statuses_without_a_usable_id_are_counted_and_hold_nothing_up(world):
+    world.api.statuses = [mention(1)]
+    world.api.unidentified = 2
+    outcome = world.channel().poll()
+    assert (outcome.created, outcome.malformed, outcome.stopped) == (1, 2, None)
 
 
 def test_the_citizens_weibo_id_and_the_token_reach_no_log_and_no_public_view(world, caplog):

@@ -12,7 +12,6 @@ from complaints.domain.weibo import (
     error_for,
     picture_url,
     reply_text,
-    ticket_id_for,
 )
 
 
@@ -59,12 +58,6 @@ def test_the_large_picture_is_preferred():
 def test_reply_names_the_ticket_and_its_link_within_140_characters(city):
     text = reply_text(10042, city)
     assert "问题编号10042" in text and city.ticket_link(10042) in text and len(text) <= MAX_COMMENT_CHARS
-
-
-def test_ticket_ids_follow_from_mention_ids():
-    assert ticket_id_for("5061874203100037") == ticket_id_for("5061874203100037")
-    assert ticket_id_for("5061874203100037") != ticket_id_for("5061874203100074")
-    assert len(ticket_id_for("1")) == 32
 
 
 @pytest.mark.parametrize(

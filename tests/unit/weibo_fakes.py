@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from complaints.domain.weibo import PictureUnavailable, WeiboError, WeiboStatus
+from complaints.domain.weibo import MalformedMention, MentionsPage, PictureUnavailable, WeiboError, WeiboStatus
 
 ACCOUNT = "瑞网议事厅"
 
@@ -31,11 +31,14 @@ def mention(n: int, text: str = "塘下镇韩田村有工厂偷排污水，河�
 
 
 class FakeApi:
-    def __init__(self, statuses: list[WeiboStatus] = (), pictures: dict[str, bytes] | None = None) -> None:
+    def __init__(
+        self, statuses: list[WeiboStatus | MalformedMention] = (), pictures: dict[str, bytes] | None = None
+    ) -> None:
         self.statuses = list(statuses)
         self.pictures = pictures or {}
         self.comments: list[tuple[str, str]] = []
         self.calls: list[tuple] = []
+        self.unidentified = 0  # statuses on the first page that had not even a usable id
         # Errors to raise, in order, per operation ("mentions" | "comment"); a callable decides per call.
         self.errors: dict[str, list[WeiboError]] = {"mentions": [], "comment": []}
 
@@ -52,7 +55,8 @@ class FakeApi:
             for s in newest_first
             if (since_id is None or s.number > int(since_id)) and (max_id is None or s.number <= int(max_id))
         ]
-        return chosen[:count]
+        unidentified, self.unidentified = self.unidentified, 0
+        return MentionsPage(chosen[:count], unidentified)
 
     def comment(self, status_id, text):
         self.calls.append(("comment", status_id))

@@ -10,7 +10,8 @@ Faithful to the documented shapes the poller relies on:
 - errors as `{"error", "error_code", "request"}`; pictures under `/sinaimg/{size}/{name}` as generated JPEGs.
 
 Test controls (not part of Weibo): `GET /_fake/comments`, `POST /_fake/mentions` (add one, as a citizen would),
-`POST /_fake/faults` (`{"path": "mentions"|"comments"|"*", "error_code"?, "status"?, "delay_s"?, "times"?}`),
+`POST /_fake/faults` (`{"path": "mentions"|"comments"|"*", "error_code"?, "status"?, "delay_s"?, "times"?, "body"?,
+"location"?}`: `body` is sent as the JSON answer, as is; `location` goes with a 3xx `status`),
 `POST /_fake/reset`.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +52,8 @@ class Fault:
     status: int | None = None
     delay_s: float = 0.0
     times: int = 1
+    body: str | None = None
+    location: str | None = None
 
 
 class FakeWeibo:
@@ -164,7 +168,7 @@ class FakeWeibo:
             def do_POST(self) -> None:  # noqa: N802
                 fake._handle(self, "POST")
 
-        self._http = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._http = _Server((self.host, self.port), Handler)
         self._http.daemon_threads = True
         self.port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="fake-weibo", daemon=True).start()
@@ -198,6 +202,10 @@ class FakeWeibo:
             time.sleep(fault.delay_s)
             if fault.error_code is not None:
                 return _send_json(req, fault.status or _status_for(fault.error_code), _error(fault.error_code, path))
+            if fault.body is not None:
+                return _send(req, fault.status or 200, "application/json;charset=UTF-8", fault.body.encode("utf-8"))
+            if fault.location is not None:
+                return _send(req, fault.status or 302, "text/html", b"", {"Location": fault.location})
             if fault.status is not None:
                 return _send(req, fault.status, "text/html", b"<html><body>503 Service Unavailable</body></html>")
         if params.get("access_token") != self.token:
@@ -236,6 +244,12 @@ class FakeWeibo:
         return _send(req, 200, "image/jpeg", picture(name, _SIZES[size]))
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that stopped reading, as it may
+            super().handle_error(request, client_address)
+
+
 def picture(name: str, size: tuple[int, int]) -> bytes:
     """A JPEG whose colours follow from its name: different pictures differ, the same one is stable."""
     from PIL import Image, ImageDraw
@@ -267,9 +281,13 @@ def _send_json(req: BaseHTTPRequestHandler, status: int, data: Any) -> None:
     _send(req, status, "application/json;charset=UTF-8", json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
 
-def _send(req: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes) -> None:
+def _send(
+    req: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+) -> None:
     req.send_response(status)
     req.send_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        req.send_header(name, value)
     req.send_header("Content-Length", str(len(body)))
     req.end_headers()
     req.wfile.write(body)

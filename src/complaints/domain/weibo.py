@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -36,6 +36,10 @@ class _WithIdstr(BaseModel):
         if isinstance(data, dict) and not data.get("idstr") and isinstance(data.get("id"), int):
             return {**data, "idstr": str(data["id"])}
         return data
+
+    @property
+    def number(self) -> int:
+        return int(self.idstr)
 
 
 class WeiboUser(_WithIdstr):
@@ -72,10 +76,6 @@ class WeiboStatus(_WithIdstr):
         return datetime.strptime(value, WEIBO_TIME_FORMAT) if isinstance(value, str) else value
 
     @property
-    def number(self) -> int:
-        return int(self.idstr)
-
-    @property
     def location(self) -> Location | None:
         if self.geo is None:
             return None
@@ -83,6 +83,18 @@ class WeiboStatus(_WithIdstr):
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
             return None
         return Location(lat=float(lat), lng=float(lng))
+
+
+class MalformedMention(_WithIdstr):
+    """A status with a usable id but otherwise not in the documented shape: skipped and recorded by its id."""
+
+
+@dataclass(frozen=True)
+class MentionsPage:
+    """One answer of `statuses/mentions.json`: the statuses in it, and how many had not even a usable id."""
+
+    statuses: list[WeiboStatus | MalformedMention]
+    unidentified: int = 0
 
 
 # ------------------------------------------------------------------ cleaning
@@ -128,14 +140,6 @@ def picture_url(status: WeiboStatus) -> str | None:
     if status.pic_urls:
         return _THUMBNAIL.sub("/large/", status.pic_urls[0].thumbnail_pic, count=1)
     return None
-
-
-# A ticket's id follows from its mention's id: after a crash the poller finds the ticket it already created.
-_TICKET_NAMESPACE = uuid.UUID("8f0b7a1e-2d53-4c37-9a57-6f1c0e5d9b21")
-
-
-def ticket_id_for(mention_id: str) -> str:
-    return uuid.uuid5(_TICKET_NAMESPACE, f"weibo:{mention_id}").hex
 
 
 def reply_text(ticket_no: int, city: City) -> str:
@@ -202,8 +206,8 @@ def error_for(code: int, message: str) -> WeiboError:
 class WeiboApi(Protocol):
     """Weibo's open API as the poller uses it."""
 
-    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> list[WeiboStatus]:
-        """Mentions with since_id < id <= max_id, newest first, at most `count`."""
+    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> MentionsPage:
+        """Mentions with since_id < id <= max_id, newest first, at most `count`; malformed ones marked as such."""
 
     def comment(self, status_id: str, text: str) -> None:
         """Post a public comment on a status."""
@@ -238,8 +242,10 @@ class MentionLedger(Protocol):
 
     def record(self, mention_id: str) -> MentionRecord | None: ...
 
-    def claim(self, mention_id: str, now: float, lease_s: float) -> bool:
-        """Take a mention for ticket creation; False while another poll holds an unexpired claim or it is done."""
+    def claim(self, mention_id: str, ticket_id: str, now: float, lease_s: float) -> str | None:
+        """Take a mention for ticket creation, and say which ticket id to create it with: `ticket_id` for a new
+        claim, the id an expired claim chose when taking that over (its run may have got as far as the ticket).
+        None while another poll holds an unexpired claim, or the mention is done."""
 
     def mark_skipped(self, mention_id: str, reason: str, now: float) -> None: ...
 

@@ -4,8 +4,9 @@ One run (`poll`) pages back through the mentions newer than the cursor, handles 
 through the same desk service the API uses, or a recorded skip — and moves the cursor past each one handled.
 Then it posts the replies still pending. What makes it safe to crash anywhere and to overlap with another run:
 
-- a mention's ticket id follows from the mention id, so a rerun finds the ticket a crashed run created;
-- a claim (with a lease) on the mention stops two runs from creating the same ticket at the same time;
+- a claim (with a lease) on the mention stops two runs from creating the same ticket at the same time, and records
+  the ticket id it chose — random, like every ticket's, so nobody can work it out from the public mention — so a
+  rerun finds the ticket a crashed run created, or creates it with that same id;
 - recording the ticket and queueing its reply is one write, and the reply is only ever queued once;
 - replies are an outbox: a failed one is retried on a later run with backoff, and never holds up tickets.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from complaints.domain.desk import ComplaintDesk, NewComplaint, Receipt
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable
 from complaints.domain.weibo import (
+    MalformedMention,
     MentionLedger,
     PendingReply,
     PictureUnavailable,
@@ -35,10 +38,11 @@ from complaints.domain.weibo import (
     picture_url,
     reply_text,
     skip_reason,
-    ticket_id_for,
 )
 
 log = logging.getLogger("complaints.weibo")
+
+Mention = WeiboStatus | MalformedMention
 
 
 @dataclass
@@ -50,6 +54,7 @@ class PollOutcome:
     recovered: int = 0
     skipped: int = 0
     already_handled: int = 0
+    malformed: int = 0  # statuses not in the documented shape: skipped (recorded, when they had a usable id)
     replies_sent: int = 0
     replies_failed: int = 0
     replies_abandoned: int = 0
@@ -83,7 +88,7 @@ class WeiboChannel:
         """One scheduled run. Never raises for Weibo's errors: it stops and says why in the outcome."""
         outcome = PollOutcome()
         try:
-            mentions, complete = self._fetch_new()
+            mentions, complete = self._fetch_new(outcome)
             outcome.fetched, outcome.incomplete = len(mentions), not complete
             if not complete:
                 log.error("more mentions than %d pages since the cursor; the cursor stays", self.max_pages)
@@ -109,44 +114,52 @@ class WeiboChannel:
         return outcome
 
     # ------------------------------------------------------------ mentions
-    def _fetch_new(self) -> tuple[list[WeiboStatus], bool]:
+    def _fetch_new(self, outcome: PollOutcome) -> tuple[list[Mention], bool]:
         """Mentions newer than the cursor, oldest first, and whether paging reached the cursor."""
         since_id = self.ledger.cursor()
-        found: dict[int, WeiboStatus] = {}
+        found: dict[int, Mention] = {}
         max_id: str | None = None
         for _ in range(self.max_pages):
             page = self._call(self.api.mentions, since_id, max_id, self.page_size)
+            if page.unidentified:
+                # Nothing to record them by: counted, and left behind with the cursor.
+                outcome.malformed += page.unidentified
+                log.warning("Weibo mentions without a usable id skipped", extra={"count": page.unidentified})
             # A page holds only ids above since_id; an empty one means we are back at the cursor.
-            fresh = [s for s in page if since_id is None or s.number > int(since_id)]
+            fresh = [s for s in page.statuses if since_id is None or s.number > int(since_id)]
             if not fresh:
                 return [found[k] for k in sorted(found)], True
             found.update((s.number, s) for s in fresh)
             max_id = str(min(s.number for s in fresh) - 1)
         return [found[k] for k in sorted(found)], False
 
-    def _handle(self, status: WeiboStatus, outcome: PollOutcome) -> bool:
+    def _handle(self, status: Mention, outcome: PollOutcome) -> bool:
         """Make the mention's ticket (or record why not). False: stop here, leaving the cursor before it."""
         mention_id = status.idstr
         record = self.ledger.record(mention_id)
         if record is not None and record.state in ("ticketed", "skipped"):
             outcome.already_handled += 1
             return True
+        if isinstance(status, MalformedMention):
+            outcome.malformed += 1
+            # Its id only: whatever else it holds is unchecked, and may be the citizen's.
+            log.warning("Weibo mention malformed; skipped", extra={"mention_id": mention_id})
+            self._skip(mention_id, "malformed", outcome)
+            return True
         reason = skip_reason(status, self.account)
         if reason is not None:
-            self.ledger.mark_skipped(mention_id, reason, self.clock())
-            outcome.skipped += 1
-            outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
             log.info("Weibo mention skipped", extra={"reason": reason})
+            self._skip(mention_id, reason, outcome)
             return True
-        ticket_id = ticket_id_for(mention_id)
-        existing = self.desk.tickets.get(ticket_id)
+        existing = self.desk.tickets.get(record.ticket_id) if record is not None and record.ticket_id else None
         if existing is not None:
-            # A run crashed after creating the ticket: finish its bookkeeping, do not create another.
-            self.ledger.mark_ticketed(mention_id, ticket_id, existing.ticket_no, self.clock())
+            # A run crashed after creating the ticket its claim chose: finish its bookkeeping, do not create another.
+            self.ledger.mark_ticketed(mention_id, existing.id, existing.ticket_no, self.clock())
             outcome.recovered += 1
-            log.info("Weibo ticket recovered", extra={"ticket_id": ticket_id, "ticket_no": existing.ticket_no})
+            log.info("Weibo ticket recovered", extra={"ticket_id": existing.id, "ticket_no": existing.ticket_no})
             return True
-        if not self.ledger.claim(mention_id, self.clock(), self.lease_s):
+        ticket_id = self.ledger.claim(mention_id, uuid.uuid4().hex, self.clock(), self.lease_s)
+        if ticket_id is None:
             outcome.stopped = "busy"  # another run is creating this ticket right now
             return False
         try:
@@ -158,6 +171,11 @@ class WeiboChannel:
         outcome.created += 1
         log.info("Weibo ticket created", extra={"ticket_id": ticket_id, "ticket_no": receipt.ticket_no})
         return True
+
+    def _skip(self, mention_id: str, reason: str, outcome: PollOutcome) -> None:
+        self.ledger.mark_skipped(mention_id, reason, self.clock())
+        outcome.skipped += 1
+        outcome.skip_reasons[reason] = outcome.skip_reasons.get(reason, 0) + 1
 
     def _submit(self, status: WeiboStatus, ticket_id: str) -> Receipt:
         complaint = NewComplaint(

@@ -10,6 +10,7 @@ run on a scheduler thread at the template's rate; `GET /_local/outbox` shows wha
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -138,6 +140,9 @@ class LocalStack:
             return
         base, token, self.fake_weibo = weibo_endpoint(os.environ)
         self.env_overrides["WEIBO_API_BASE"] = base
+        hosts = media_fetch_hosts(tpl.function_environment(pollers[0]).get("MEDIA_FETCH_HOSTS"), base)
+        if hosts:
+            self.env_overrides["MEDIA_FETCH_HOSTS"] = hosts
         parameter = tpl.function_environment(pollers[0])["WEIBO_TOKEN_PARAMETER"]
         if token:
             boto3.client("ssm", region_name=REGION).put_parameter(
@@ -375,6 +380,22 @@ def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
 
     fake = FakeWeibo().start()
     return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
+
+
+def media_fetch_hosts(template_hosts: str | None, weibo_base: str) -> str | None:
+    """The template's allow-list plus the exact origin of a Weibo on loopback, whose pictures it serves itself.
+
+    An exact origin (`http://127.0.0.1:8090`) admits that scheme, address and port only; the template parameter's
+    pattern admits no such entry, so only the local stack can add one.
+    """
+    split = urlsplit(weibo_base)
+    try:
+        on_loopback = ipaddress.ip_address(split.hostname or "").is_loopback and split.port is not None
+    except ValueError:
+        on_loopback = False
+    if template_hosts is None or not on_loopback:
+        return template_hosts
+    return f"{template_hosts},{split.scheme}://{split.netloc}"
 
 
 def _loader(

@@ -2,7 +2,8 @@
 
 Items (all keyed by `pk`):
 - `weibo#cursor` — `n` (the cursor as a number, for the only-forward condition) and `idstr`;
-- `weibo#<mention id>` — the mention's fate: `state` claimed | ticketed | skipped, `ticket_id`, `ticket_no`, …;
+- `weibo#<mention id>` — the mention's fate: `state` claimed | ticketed | skipped, `ticket_id` (chosen, at random,
+  by the first claim and kept by every later one), `ticket_no`, …;
 - `weibo#replies` — the outbox: a map `pending` of mention id → {ticket_no, attempts, next_at}.
 
 Recording a ticket and queueing its reply is one transaction, conditional on the mention not being ticketed yet,
@@ -67,19 +68,27 @@ class DynamoMentionLedger:
             return None
         return MentionRecord.model_validate(_plain({k: v for k, v in item.items() if k in MentionRecord.model_fields}))
 
-    def claim(self, mention_id: str, now: float, lease_s: float) -> bool:
+    def claim(self, mention_id: str, ticket_id: str, now: float, lease_s: float) -> str | None:
         try:
-            self.table.put_item(
-                Item={"pk": mention_key(mention_id), "state": "claimed", "claimed_at": Decimal(str(now))},
+            item = self.table.update_item(
+                Key={"pk": mention_key(mention_id)},
+                # Taking over an expired claim keeps its ticket id: that run may have created the ticket.
+                UpdateExpression="SET #s = :claimed, claimed_at = :now, ticket_id = if_not_exists(ticket_id, :tid)",
                 ConditionExpression="attribute_not_exists(pk) OR (#s = :claimed AND claimed_at < :stale)",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":claimed": "claimed", ":stale": Decimal(str(now - lease_s))},
-            )
+                ExpressionAttributeValues={
+                    ":claimed": "claimed",
+                    ":now": Decimal(str(now)),
+                    ":tid": ticket_id,
+                    ":stale": Decimal(str(now - lease_s)),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
         except ClientError as e:
             if _failed_condition(e):
-                return False
+                return None
             raise
-        return True
+        return item["ticket_id"]
 
     def mark_skipped(self, mention_id: str, reason: str, now: float) -> None:
         self.table.put_item(

@@ -1,12 +1,13 @@
 """Weibo's open API over HTTP (stdlib only), its errors translated into the domain's error classes.
 
 The access token travels as the `access_token` parameter, as the API documents; it is never logged, and no
-error raised here carries a URL.
+error raised here carries a URL. Pictures come through `complaints.adapters.fetch`, from Weibo's picture hosts only.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -15,8 +16,13 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from pydantic import ValidationError
+
+from complaints.adapters.fetch import FetchPolicy, FetchRefused, MediaFetcher
 from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.weibo import (
+    MalformedMention,
+    MentionsPage,
     PictureUnavailable,
     WeiboRateLimited,
     WeiboRejected,
@@ -27,6 +33,45 @@ from complaints.domain.weibo import (
 )
 
 DEFAULT_API_BASE = "https://api.weibo.com/2"
+# Where Weibo serves pictures (wx1…wx4, tvax1…, ww1…): the template's MediaFetchHosts default, checked by a test.
+WEIBO_PICTURE_HOSTS = "*.sinaimg.cn"
+
+
+def checked_api_base(url: str) -> str:
+    """WEIBO_API_BASE, if it is one: https (plain http to a loopback address only: the local stack's fake), a host,
+    no user information, query or fragment. The ValueError never repeats the value, which may hold a token."""
+    split = urllib.parse.urlsplit(url)
+    try:
+        _ = split.port
+    except ValueError:
+        raise ValueError("the Weibo API base has a malformed port") from None
+    try:
+        loopback = ipaddress.ip_address(split.hostname or "").is_loopback
+    except ValueError:
+        loopback = False  # a host name
+    if "@" in split.netloc:
+        raise ValueError("the Weibo API base must not hold user information")
+    if "?" in url or "#" in url:
+        raise ValueError("the Weibo API base must have no query or fragment (the token goes in its own parameter)")
+    if not split.hostname:
+        raise ValueError("the Weibo API base has no host")
+    if split.scheme != "https" and not (split.scheme == "http" and loopback):
+        raise ValueError("the Weibo API base must be https (plain http only to a loopback address)")
+    return url
+
+
+# A page of 200 mentions is well under 2 MB; anything much larger is not an answer we want in memory.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Weibo's API does not redirect; a 3xx is an error answer, not somewhere to send the token."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 # The token source: called with force=True after Weibo rejected the token, so a renewed one is picked up at once.
 TokenSource = Callable[[bool], str]
@@ -38,18 +83,18 @@ class WeiboHttpApi:
         base_url: str,
         token: TokenSource,
         timeout_s: float = 5.0,
-        picture_timeout_s: float = 10.0,
-        max_picture_bytes: int = MAX_INLINE_BYTES,
+        pictures: MediaFetcher | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
-        self.picture_timeout_s = picture_timeout_s
-        self.max_picture_bytes = max_picture_bytes
+        self.max_answer_bytes = max_answer_bytes
+        self.pictures = pictures or picture_fetcher(FetchPolicy.parse(WEIBO_PICTURE_HOSTS))
         self._token_rejected = False
 
     # ------------------------------------------------------------------ API
-    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> list[WeiboStatus]:
+    def mentions(self, since_id: str | None, max_id: str | None, count: int) -> MentionsPage:
         params: dict[str, Any] = {"count": count}
         if since_id:
             params["since_id"] = since_id
@@ -59,24 +104,40 @@ class WeiboHttpApi:
         statuses = doc.get("statuses") if isinstance(doc, dict) else None
         if not isinstance(statuses, list):
             raise WeiboRejected("mentions answer has no statuses list")
-        return [WeiboStatus.model_validate(s) for s in statuses]
+        # One status Weibo got wrong must not hold up the others (nor every later run): it is marked, not raised.
+        found: list[WeiboStatus | MalformedMention] = []
+        unidentified = 0
+        for status in statuses:
+            for shape in (WeiboStatus, MalformedMention):
+                try:
+                    found.append(shape.model_validate(status))
+                    break
+                except (ValidationError, RecursionError):
+                    continue
+            else:
+                unidentified += 1
+        return MentionsPage(found, unidentified)
 
     def comment(self, status_id: str, text: str) -> None:
         self._call("POST", "comments/create.json", {"id": status_id, "comment": text})
 
     def picture(self, url: str) -> bytes:
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise PictureUnavailable("not an http(s) link")
         try:
-            with urllib.request.urlopen(url, timeout=self.picture_timeout_s) as r:
-                data = r.read(self.max_picture_bytes + 1)
-        except urllib.error.HTTPError as e:
-            raise PictureUnavailable(f"HTTP {e.code}") from None
-        except (OSError, http.client.HTTPException) as e:
-            raise PictureUnavailable(f"download failed: {type(e).__name__}") from None
-        if len(data) > self.max_picture_bytes:
-            raise PictureUnavailable(f"larger than {self.max_picture_bytes} bytes")
-        return data
+            return self.pictures.fetch(self._over_https(url))
+        except FetchRefused as e:
+            raise PictureUnavailable(str(e)) from None
+
+    def _over_https(self, url: str) -> str:
+        """Weibo's JSON still writes many picture links as http://; its picture hosts serve the same over https.
+        A link to an exact http origin on the allow-list (the local stack's fake) stays as it is."""
+        split = urllib.parse.urlsplit(url)
+        try:
+            plain = split.scheme == "http" and split.port is None
+        except ValueError:
+            return url  # a malformed port: the fetcher refuses it
+        if plain and not self.pictures.policy.admits("http", split.hostname or "", 80):
+            return urllib.parse.urlunsplit(split._replace(scheme="https"))
+        return url
 
     # ------------------------------------------------------------------ HTTP
     def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
@@ -92,13 +153,16 @@ class WeiboHttpApi:
                 method=method,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
+        cap = self.max_answer_bytes
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:
-                status, body = r.status, r.read()
+            with _OPENER.open(req, timeout=self.timeout_s) as r:
+                status, body = r.status, r.read(cap + 1)
         except urllib.error.HTTPError as e:
-            status, body = e.code, e.read()
+            status, body = e.code, e.read(cap + 1)
         except (OSError, http.client.HTTPException) as e:  # refused, reset, timed out, cut short
             raise WeiboUnavailable(f"{path}: no answer ({type(e).__name__})") from None
+        if len(body) > cap:
+            raise WeiboRejected(f"{path}: an answer larger than {cap} bytes")
         return self._answer(path, status, body)
 
     def _answer(self, path: str, status: int, body: bytes) -> Any:
@@ -106,6 +170,8 @@ class WeiboHttpApi:
             doc = json.loads(body)
         except ValueError:
             doc = None
+        except RecursionError:  # nested deeper than Python's parser goes: no answer Weibo documents
+            raise WeiboRejected(f"{path}: an answer nested too deeply") from None
         if isinstance(doc, dict) and "error_code" in doc:
             try:
                 code = int(doc["error_code"])
@@ -122,3 +188,8 @@ class WeiboHttpApi:
         if status >= 400 or doc is None:
             raise WeiboRejected(f"{path}: HTTP {status}, {'not JSON' if doc is None else 'no error code'}")
         return doc
+
+
+def picture_fetcher(policy: FetchPolicy, deadline_s: float = 10.0) -> MediaFetcher:
+    """Pictures as the desk takes inline photos: at most MAX_INLINE_BYTES, within `deadline_s` in all."""
+    return MediaFetcher(policy, max_bytes=MAX_INLINE_BYTES, deadline_s=deadline_s)

@@ -26,13 +26,14 @@ class MemoryMentionLedger:
     def record(self, mention_id: str) -> MentionRecord | None:
         return self.records.get(mention_id)
 
-    def claim(self, mention_id: str, now: float, lease_s: float) -> bool:
+    def claim(self, mention_id: str, ticket_id: str, now: float, lease_s: float) -> str | None:
         with self._lock:
             rec = self.records.get(mention_id)
             if rec is not None and not (rec.state == "claimed" and rec.claimed_at < now - lease_s):
-                return False
-            self.records[mention_id] = MentionRecord(state="claimed", claimed_at=now)
-            return True
+                return None
+            chosen = (rec.ticket_id if rec is not None else None) or ticket_id
+            self.records[mention_id] = MentionRecord(state="claimed", claimed_at=now, ticket_id=chosen)
+            return chosen
 
     def mark_skipped(self, mention_id: str, reason: str, now: float) -> None:
         self.records[mention_id] = MentionRecord(state="skipped", reason=reason)
