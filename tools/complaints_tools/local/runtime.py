@@ -48,6 +48,40 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class _PerThread:
+    """An attribute with one value per thread, for instances (and classes without their own metaclass)."""
+
+    def __init__(self, local: threading.local, name: str) -> None:
+        self.local, self.name = local, name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return getattr(self.local, self.name, None)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(self.local, self.name, value)
+
+
+def powertools_state_per_thread() -> None:
+    """Make Powertools' per-process resolver state per thread.
+
+    The REST resolver keeps the event being handled in class attributes (`BaseRouter.current_event`,
+    `lambda_context`): one per process, which on Lambda is one per execution environment, handling one event at a
+    time. Here every environment lives in one process and invocations run on their callers' threads, so without this
+    two concurrent requests read each other's headers (a citizen's GET was checked against another's receipt).
+    """
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    if getattr(type(BaseRouter), "per_thread", False):
+        return
+    local = threading.local()
+    names = ("current_event", "lambda_context")
+    for name in names:  # instance access (`app.current_event`): a descriptor in the class
+        setattr(BaseRouter, name, _PerThread(local, name))
+    # Class access (`BaseRouter.current_event = …`): a data descriptor of the metaclass.
+    meta = {name: property(_PerThread(local, name).__get__, _PerThread(local, name).__set__) for name in names}
+    BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), {**meta, "per_thread": True})
+
+
 @dataclass
 class Function:
     """A function and its warm execution environments.

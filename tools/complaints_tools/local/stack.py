@@ -39,6 +39,7 @@ from complaints_tools.local.runtime import (
     compile_route,
     load_handler,
     match_route,
+    powertools_state_per_thread,
     proxy_event,
     schedule_seconds,
 )
@@ -167,6 +168,7 @@ class LocalStack:
         if "ROUTE_QUEUE_URL" in env:  # the classify worker's sends there are where `kill_classify` strikes
             self.faults.kill_queue_urls.add(env["ROUTE_QUEUE_URL"])
         globals_ = tpl.doc.get("Globals", {}).get("Function", {})
+        powertools_state_per_thread()  # one process hosts every environment: see there
         for logical, res in tpl.functions().items():
             props = res["Properties"]
             code_dir, module, attr = tpl.function_code(logical)
