@@ -46,8 +46,10 @@ model: $(VENV)/.installed
 	MODEL_DATE=$(MODEL_DATE) $(BIN)/complaints train --out models/ruian-default
 
 # Tickets, photos and the Weibo cursor survive a restart in .local-state/ (`make reset` empties it).
+# Template parameters as in sam deploy: make run PARAMETERS='PerIpRequestsPer5Min=100000 AutoDispatchThreshold=0.7'
+PARAMETERS ?=
 run: $(VENV)/.installed $(MODEL)
-	PORT=$(PORT) $(BIN)/complaints run --state .local-state
+	PORT=$(PORT) $(BIN)/complaints run --state .local-state $(foreach p,$(PARAMETERS),--parameter '$(p)')
 
 reset:
 	rm -rf .local-state

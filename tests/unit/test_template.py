@@ -24,9 +24,10 @@ NOT_EMULATED = {
     "AWS::S3::BucketPolicy": "moto does not enforce TLS-only access",
     "AWS::CloudWatch::Alarm": "evaluated by /_local/health from queue depths and invocation errors",
     "AWS::SNS::Subscription": "agency subscriptions come from the city file",
-    "AWS::ApiGateway::UsagePlan": "the local gateway does not throttle",
-    "AWS::ApiGateway::ApiKey": "the local gateway does not throttle",
-    "AWS::ApiGateway::UsagePlanKey": "the local gateway does not throttle",
+    "AWS::WAFv2::WebACL": "the local gateway enforces its rate rules (local/waf.py)",
+    "AWS::WAFv2::WebACLAssociation": "the local gateway is the only stage",
+    "AWS::WAFv2::LoggingConfiguration": "blocked requests are answered, not logged",
+    "AWS::Logs::LogGroup": "the local stack logs to its own output",
 }
 
 
@@ -218,12 +219,36 @@ def test_the_token_alarm_watches_the_metric_the_poller_emits(tpl):
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
-def test_the_api_is_throttled_for_everyone_and_its_own_clients_have_a_quota(tpl):
+def test_the_api_is_throttled_for_everyone_and_each_address_is_held_to_its_own_rate(tpl):
     (setting,) = tpl.resources["Api"]["Properties"]["MethodSettings"]
     assert setting["ThrottlingRateLimit"] > 0 and setting["ThrottlingBurstLimit"] > 0
-    plan = tpl.resources["AppUsagePlan"]["Properties"]
-    assert plan["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]
-    assert plan["Throttle"]["RateLimit"] > 0 and plan["Quota"]["Limit"] > 0
+    # No usage plan or API key: no route requires a key, so a plan's quota would never apply.
+    assert not tpl.of_type("AWS::ApiGateway::UsagePlan") and not tpl.of_type("AWS::ApiGateway::ApiKey")
+    (acl,) = tpl.of_type("AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    (rule,) = acl["Properties"]["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert (rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == ("IP", 300)
+    assert rate["Limit"] == {"Ref": "PerIpRequestsPer5Min"}
+    parameter = tpl.doc["Parameters"]["PerIpRequestsPer5Min"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 10
+    # Above what the city's own backend (all its users behind one address) sends, below the stage's own ceiling.
+    stage_per_5_min = setting["ThrottlingRateLimit"] * 300
+    assert 2_100 * 2 <= parameter["Default"] < stage_per_5_min
+    response = rule["Action"]["Block"]["CustomResponse"]
+    body = acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert response["ResponseCode"] == 429 and body["ContentType"] == "APPLICATION_JSON"
+    assert json.loads(body["Content"])["error"]["code"] == "rate_limited"
+    assert acl["Properties"]["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
+    (association,) = tpl.of_type("AWS::WAFv2::WebACLAssociation").values()
+    assert association["DependsOn"] == "ApiStage"  # the stage SAM creates for Api
+    assert association["Properties"] == {
+        "ResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${Stage}"},
+        "WebACLArn": {"Fn::GetAtt": ["ApiWebAcl", "Arn"]},
+    }
+    (logging,) = tpl.of_type("AWS::WAFv2::LoggingConfiguration").values()
+    assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+    assert {"SingleHeader": {"Name": "x-receipt"}} in logging["Properties"]["RedactedFields"]
     env = tpl.functions()["IntakeFunction"]["Properties"]["Environment"]["Variables"]
     assert 0 < int(env["MAX_REQUEST_BYTES"]) < 10 * 1024 * 1024  # below API Gateway's own cap
 
