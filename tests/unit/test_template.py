@@ -28,6 +28,7 @@ NOT_EMULATED = {
     "AWS::WAFv2::WebACLAssociation": "the local gateway is the only stage",
     "AWS::WAFv2::LoggingConfiguration": "blocked requests are answered, not logged",
     "AWS::Logs::LogGroup": "the local stack logs to its own output",
+    "AWS::ApiGateway::Account": "the local gateway is no API Gateway account",
 }
 
 
@@ -69,6 +70,55 @@ def test_storage_is_private_durable_and_encrypted(tpl):
     bucket = tpl.resources["PhotosBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert "BucketEncryption" in bucket
+
+
+# What an access log line may say: who (address), when, which route (its template, not the path: that names the
+# ticket), and how it went. Never the path, the query string (it may carry a receipt), a header or a body.
+ACCESS_LOG_FIELDS = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.resourcePath",
+    "$context.status",
+    "$context.responseLength",
+    "$context.integrationLatency",
+    "$context.responseLatency",
+    "$context.wafResponseCode",
+}
+
+
+def test_every_api_request_is_logged_as_json_without_paths_query_strings_or_bodies(tpl):
+    setting = tpl.resources["Api"]["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = json.loads(setting["Format"])  # CloudWatch Logs Insights reads the fields of a JSON line
+    assert set(line.values()) == ACCESS_LOG_FIELDS
+    assert tpl.resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+    # API Gateway logs only through the account's CloudWatch role; the stage waits for it, and it outlives the stack.
+    account = tpl.resources["ApiGatewayAccount"]
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    assert tpl.resources["Api"]["DependsOn"] == "ApiGatewayAccount"
+    assert account["DeletionPolicy"] == tpl.resources["ApiGatewayCloudWatchRole"]["DeletionPolicy"] == "Retain"
+
+
+def test_every_photo_request_is_logged_to_a_private_encrypted_bucket_that_forgets_it(tpl):
+    logging = tpl.resources["PhotosBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "PhotoAccessLogBucket"}
+    bucket = tpl.resources["PhotoAccessLogBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"  # the only default encryption a log delivery bucket supports
+    }
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (expiry,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["Status"] == "Enabled" and "Prefix" not in expiry
+    assert expiry["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    policy = tpl.resources["PhotoAccessLogBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "PhotoAccessLogBucket"}
+    (delivery,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == {"Fn::Sub": "${PhotoAccessLogBucket.Arn}/" + logging["LogFilePrefix"] + "*"}
+    assert "PhotoAccessLogBucketPolicy" in tpl.resources["PhotosBucket"]["DependsOn"]
 
 
 def test_uploaded_photos_reach_the_photo_function_and_heic_stays_out_of_classify(tpl):
@@ -129,7 +179,8 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
             want = res["Properties"].get("NotificationConfiguration", {}).get("QueueConfigurations", [])
             got = s3.get_bucket_notification_configuration(Bucket=tpl.physical[logical]["Ref"])
             assert [
-                (c["QueueArn"], c["Events"], c["Filter"]["Key"]["FilterRules"]) for c in got["QueueConfigurations"]
+                (c["QueueArn"], c["Events"], c["Filter"]["Key"]["FilterRules"])
+                for c in got.get("QueueConfigurations", [])
             ] == [(tpl.resolve(c["Queue"]), [c["Event"]], c["Filter"]["S3Key"]["Rules"]) for c in want]
         for res in tpl.of_type("AWS::SQS::QueuePolicy").values():
             for url in tpl.resolve(res["Properties"]["Queues"]):
