@@ -9,20 +9,24 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+# checkov in a venv of its own (its pins clash with the project's); pinned, so that a new release's checks
+# arrive by a commit, not by surprise in CI.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 PORT ?= 3000
 MODEL := models/ruian-default/weights.f64
 # The date written into the bundled model's card, so that `make model` reproduces it byte for byte.
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run reset demo test test-unit test-integration lint build bench model clean loadtest
+.PHONY: help install run reset demo test test-unit test-integration lint checkov build bench model clean loadtest
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
 	@echo "make test    - run the whole test suite"
 	@echo "make reset   - forget the local stack's tickets and photos (kept in .local-state/ across restarts)"
 	@echo "make demo    - send sample complaints to the local stack and show where they went"
-	@echo "make lint    - ruff, cfn-lint, sam validate --lint, sam build"
+	@echo "make lint    - ruff, cfn-lint, sam validate --lint, checkov, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
 	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing"
 	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (README)"
@@ -46,8 +50,10 @@ model: $(VENV)/.installed
 	MODEL_DATE=$(MODEL_DATE) $(BIN)/complaints train --out models/ruian-default
 
 # Tickets, photos and the Weibo cursor survive a restart in .local-state/ (`make reset` empties it).
+# Template parameters as in sam deploy: make run PARAMETERS='PerIpRequestsPer5Min=100000 AutoDispatchThreshold=0.7'
+PARAMETERS ?=
 run: $(VENV)/.installed $(MODEL)
-	PORT=$(PORT) $(BIN)/complaints run --state .local-state
+	PORT=$(PORT) $(BIN)/complaints run --state .local-state $(foreach p,$(PARAMETERS),--parameter '$(p)')
 
 reset:
 	rm -rf .local-state
@@ -79,7 +85,17 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(MAKE) checkov
 	$(MAKE) build
+
+$(CHECKOV_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# The template's security checks; .checkov.yaml lists the skipped ones, each with its reason.
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 # What Lambda would get, in .aws-sam/build (arm64 wheels for the shared layer).
 build: $(SAM_VENV)/.installed

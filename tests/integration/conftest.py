@@ -22,6 +22,7 @@ import boto3
 import pytest
 
 from complaints_tools.fake_weibo import FakeWeibo
+from complaints_tools.local.waf import highest_limits
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO_WAIT_S = 8
@@ -135,7 +136,19 @@ def start_stack(weibo: FakeWeibo, log: Path, *args: str) -> tuple[subprocess.Pop
     env["WEIBO_POLL_SECONDS"] = "3600"
     with open(log, "a") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "complaints_tools.cli",
+                "run",
+                "--port",
+                str(port),
+                # Every test talks from 127.0.0.1 and the fuzzing sends thousands of requests: WAF's highest limit,
+                # so that no test trips the per-address rule by accident. A test of the rule passes its own limit
+                # in `args` (the last --parameter wins).
+                *highest_limits(ROOT),
+                *args,
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,

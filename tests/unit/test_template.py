@@ -24,9 +24,11 @@ NOT_EMULATED = {
     "AWS::S3::BucketPolicy": "moto does not enforce TLS-only access",
     "AWS::CloudWatch::Alarm": "evaluated by /_local/health from queue depths and invocation errors",
     "AWS::SNS::Subscription": "agency subscriptions come from the city file",
-    "AWS::ApiGateway::UsagePlan": "the local gateway does not throttle",
-    "AWS::ApiGateway::ApiKey": "the local gateway does not throttle",
-    "AWS::ApiGateway::UsagePlanKey": "the local gateway does not throttle",
+    "AWS::WAFv2::WebACL": "the local gateway enforces its rate rules (local/waf.py)",
+    "AWS::WAFv2::WebACLAssociation": "the local gateway is the only stage",
+    "AWS::WAFv2::LoggingConfiguration": "blocked requests are answered, not logged",
+    "AWS::Logs::LogGroup": "the local stack logs to its own output",
+    "AWS::ApiGateway::Account": "the local gateway is no API Gateway account",
 }
 
 
@@ -68,6 +70,55 @@ def test_storage_is_private_durable_and_encrypted(tpl):
     bucket = tpl.resources["PhotosBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert "BucketEncryption" in bucket
+
+
+# What an access log line may say: who (address), when, which route (its template, not the path: that names the
+# ticket), and how it went. Never the path, the query string (it may carry a receipt), a header or a body.
+ACCESS_LOG_FIELDS = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.resourcePath",
+    "$context.status",
+    "$context.responseLength",
+    "$context.integrationLatency",
+    "$context.responseLatency",
+    "$context.wafResponseCode",
+}
+
+
+def test_every_api_request_is_logged_as_json_without_paths_query_strings_or_bodies(tpl):
+    setting = tpl.resources["Api"]["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = json.loads(setting["Format"])  # CloudWatch Logs Insights reads the fields of a JSON line
+    assert set(line.values()) == ACCESS_LOG_FIELDS
+    assert tpl.resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+    # API Gateway logs only through the account's CloudWatch role; the stage waits for it, and it outlives the stack.
+    account = tpl.resources["ApiGatewayAccount"]
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    assert tpl.resources["Api"]["DependsOn"] == "ApiGatewayAccount"
+    assert account["DeletionPolicy"] == tpl.resources["ApiGatewayCloudWatchRole"]["DeletionPolicy"] == "Retain"
+
+
+def test_every_photo_request_is_logged_to_a_private_encrypted_bucket_that_forgets_it(tpl):
+    logging = tpl.resources["PhotosBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "PhotoAccessLogBucket"}
+    bucket = tpl.resources["PhotoAccessLogBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"  # the only default encryption a log delivery bucket supports
+    }
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (expiry,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["Status"] == "Enabled" and "Prefix" not in expiry
+    assert expiry["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    policy = tpl.resources["PhotoAccessLogBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "PhotoAccessLogBucket"}
+    (delivery,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == {"Fn::Sub": "${PhotoAccessLogBucket.Arn}/" + logging["LogFilePrefix"] + "*"}
+    assert "PhotoAccessLogBucketPolicy" in tpl.resources["PhotosBucket"]["DependsOn"]
 
 
 def test_uploaded_photos_reach_the_photo_function_and_heic_stays_out_of_classify(tpl):
@@ -128,7 +179,8 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
             want = res["Properties"].get("NotificationConfiguration", {}).get("QueueConfigurations", [])
             got = s3.get_bucket_notification_configuration(Bucket=tpl.physical[logical]["Ref"])
             assert [
-                (c["QueueArn"], c["Events"], c["Filter"]["Key"]["FilterRules"]) for c in got["QueueConfigurations"]
+                (c["QueueArn"], c["Events"], c["Filter"]["Key"]["FilterRules"])
+                for c in got.get("QueueConfigurations", [])
             ] == [(tpl.resolve(c["Queue"]), [c["Event"]], c["Filter"]["S3Key"]["Rules"]) for c in want]
         for res in tpl.of_type("AWS::SQS::QueuePolicy").values():
             for url in tpl.resolve(res["Properties"]["Queues"]):
@@ -218,22 +270,49 @@ def test_the_token_alarm_watches_the_metric_the_poller_emits(tpl):
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
-def test_the_api_is_throttled_for_everyone_and_its_own_clients_have_a_quota(tpl):
+def test_the_api_is_throttled_for_everyone_and_each_address_is_held_to_its_own_rate(tpl):
     (setting,) = tpl.resources["Api"]["Properties"]["MethodSettings"]
     assert setting["ThrottlingRateLimit"] > 0 and setting["ThrottlingBurstLimit"] > 0
-    plan = tpl.resources["AppUsagePlan"]["Properties"]
-    assert plan["ApiStages"] == [{"ApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}]
-    assert plan["Throttle"]["RateLimit"] > 0 and plan["Quota"]["Limit"] > 0
+    # No usage plan or API key: no route requires a key, so a plan's quota would never apply.
+    assert not tpl.of_type("AWS::ApiGateway::UsagePlan") and not tpl.of_type("AWS::ApiGateway::ApiKey")
+    (acl,) = tpl.of_type("AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    (rule,) = acl["Properties"]["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert (rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == ("IP", 300)
+    assert rate["Limit"] == {"Ref": "PerIpRequestsPer5Min"}
+    parameter = tpl.doc["Parameters"]["PerIpRequestsPer5Min"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 10
+    # Above what the city's own backend (all its users behind one address) sends, below the stage's own ceiling.
+    stage_per_5_min = setting["ThrottlingRateLimit"] * 300
+    assert 2_100 * 2 <= parameter["Default"] < stage_per_5_min
+    response = rule["Action"]["Block"]["CustomResponse"]
+    body = acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert response["ResponseCode"] == 429 and body["ContentType"] == "APPLICATION_JSON"
+    assert json.loads(body["Content"])["error"]["code"] == "rate_limited"
+    assert acl["Properties"]["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
+    (association,) = tpl.of_type("AWS::WAFv2::WebACLAssociation").values()
+    assert association["DependsOn"] == "ApiStage"  # the stage SAM creates for Api
+    assert association["Properties"] == {
+        "ResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${Stage}"},
+        "WebACLArn": {"Fn::GetAtt": ["ApiWebAcl", "Arn"]},
+    }
+    (logging,) = tpl.of_type("AWS::WAFv2::LoggingConfiguration").values()
+    assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+    assert {"SingleHeader": {"Name": "x-receipt"}} in logging["Properties"]["RedactedFields"]
     env = tpl.functions()["IntakeFunction"]["Properties"]["Environment"]["Variables"]
     assert 0 < int(env["MAX_REQUEST_BYTES"]) < 10 * 1024 * 1024  # below API Gateway's own cap
 
 
 def test_contact_details_are_encrypted_with_a_rotated_key_only_intake_may_use(tpl):
     assert tpl.resources["ContactKey"]["Properties"]["EnableKeyRotation"] is True
-    users = [
-        f
+    key = {"Fn::GetAtt": ["ContactKey", "Arn"]}
+    grants = {
+        (f, action)
         for f, res in tpl.functions().items()
-        if any("KMSEncryptPolicy" in p for p in res["Properties"].get("Policies", []) if isinstance(p, dict))
-    ]
-    assert sorted(users) == ["IntakeFunction", "WeiboFunction"]
-    assert "kms:Decrypt" not in json.dumps([tpl.functions()[f]["Properties"].get("Policies") for f in users])
+        for policy in res["Properties"].get("Policies", [])
+        for s in policy["Statement"]
+        if s.get("Resource") == key
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert sorted(grants) == [("IntakeFunction", "kms:Encrypt"), ("WeiboFunction", "kms:Encrypt")]

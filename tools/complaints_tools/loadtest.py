@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from complaints_tools.local.waf import highest_limits
+
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
     "上望街道薛里村路边有人焚烧垃圾，黑烟很大",
@@ -85,7 +87,8 @@ def start_stack(faults: str, log: Path) -> tuple[subprocess.Popen, str]:
     env.update({"LOCAL_FAULTS": faults, "LOCAL_RETRY_SECONDS": "2", "WEIBO_POLL_SECONDS": "86400"})
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
+            # All submissions come from one address: WAF's highest per-address limit, so that none is refused.
+            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port), *highest_limits(ROOT)],
             cwd=ROOT,
             env=env,
             stdout=out,

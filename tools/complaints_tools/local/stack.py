@@ -3,7 +3,8 @@ resources from template.yaml, the real handlers.
 
     complaints run            # serves http://127.0.0.1:3000 (PORT overrides)
 
-Requests to the API routes of template.yaml become API Gateway proxy events for the intake handler; the SQS
+Requests to the API routes of template.yaml become API Gateway proxy events for the intake handler, once the web
+ACL's per-address rate rule (waf.py) lets them through; the SQS
 queues are polled into the classify and route handlers as batch events; scheduled functions (the Weibo poller)
 run on a scheduler thread at the template's rate; `GET /_local/outbox` shows what each agency would have received.
 """
@@ -44,6 +45,7 @@ from complaints_tools.local.runtime import (
     schedule_seconds,
 )
 from complaints_tools.local.template import ACCOUNT, Template
+from complaints_tools.local.waf import RateLimiter, rate_rules
 
 log = logging.getLogger("complaints.local")
 
@@ -77,6 +79,7 @@ class LocalStack:
         self.env_overrides: dict[str, str] = {}
         self.fake_weibo = None
         self.functions: dict[str, Function] = {}
+        self.limiters: list[RateLimiter] = []
         self.skipped: list[str] = []
         self.faults = FaultInjector(Faults.parse(os.environ.get("LOCAL_FAULTS")))
         self._moto = None
@@ -108,6 +111,7 @@ class LocalStack:
         tpl = Template.load(self.root / "template.yaml", region=REGION, parameters=self.parameters)
         self.template = tpl
         self.skipped = create_all(tpl)
+        self.limiters = [RateLimiter(rule) for rule in rate_rules(tpl)]
         if self.state_dir:
             restored = state.restore(tpl, self.state_dir)
             log.info("state kept in %s: %d items and objects restored", self.state_dir, restored)
@@ -245,9 +249,13 @@ class LocalStack:
         if path.startswith("/_local/"):
             return self._local_route(req, method, path)
         length = int(req.headers.get("Content-Length") or 0)
+        # WAF answers before API Gateway: every limiter counts the request, the first over its limit answers.
+        blocked = [limiter.rule for limiter in self.limiters if limiter.blocks(req.client_address[0])]
+        if blocked:
+            _drain(req, length)
+            return self._send(req, blocked[0].status, {"Content-Type": blocked[0].content_type}, blocked[0].body)
         if length > MAX_BODY_BYTES:
-            while length > 0:  # read it all, so the client hears the answer instead of a reset
-                length -= len(req.rfile.read(min(length, 1 << 20)) or b"\0" * length)
+            _drain(req, length)
             return self._gateway_response(req, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long")
         body = req.rfile.read(length) if length else b""
         found = match_route(self.routes, method, path)
@@ -314,6 +322,9 @@ class LocalStack:
                     },
                     "alarms": alarm_states(self.template, self.pollers, self.schedulers),
                     "faults": self.faults.as_dict(),
+                    "rate_limits": [
+                        {"rule": r.rule.name, "limit": r.rule.limit, "window_s": r.rule.window_s} for r in self.limiters
+                    ],
                     "weibo_api_base": self.env_overrides.get("WEIBO_API_BASE"),
                 },
             )
@@ -367,6 +378,12 @@ class LocalStack:
             self.fake_weibo.stop()
         if self._moto:
             self._moto.stop()
+
+
+def _drain(req: BaseHTTPRequestHandler, length: int) -> None:
+    """Read a body that will not be used, so that the client hears the answer instead of a reset."""
+    while length > 0:
+        length -= len(req.rfile.read(min(length, 1 << 20)) or b"\0" * length)
 
 
 class _GatewayServer(ThreadingHTTPServer):

@@ -1,0 +1,243 @@
+"""Who may do what: each function's role grants exactly what its adapters call, on exactly the keys it touches.
+
+The table below is the documentation. A statement in template.yaml that is not in it, or a row of it the template
+does not grant, fails the test. Resources are spelt as in the template: `TicketsTable` for its ARN, a `!Sub` text
+as written. Items of the tickets table are named by the prefixes of their `pk` (dynamodb:LeadingKeys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaints_tools.local.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TICKETS = ("ticket#*",)
+COUNTER = ("counter#ticket_no",)
+LEDGER = ("weibo#*",)  # the Weibo cursor, one item per mention, the reply outbox
+DERIVED = "${PhotosBucket.Arn}/photos/*"  # photos/<ticket id>/display.jpg and thumbnail.jpg
+ORIGINALS = "${PhotosBucket.Arn}/originals/*"  # originals/<ticket id>, uploaded by presigned POST
+QUEUE_READS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+# (actions, resource, the tickets table's items it is limited to, or how else it is conditioned)
+MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
+    "IntakeFunction": [
+        (("kms:Encrypt",), "ContactKey", None),  # seal contact details; nobody decrypts
+        (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),  # the next ticket number
+        # store the ticket, read it for GET /complaints/{id}, delete it when the intake fails half-way
+        (("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        # Powertools Idempotency: the kept answer per Idempotency-Key
+        (
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            "IdempotencyTable",
+            None,
+        ),
+        # inline photos: store the derived images, delete them on undo, sign the citizen's links (presigned GET)
+        (("s3:PutObject", "s3:DeleteObject", "s3:GetObject"), DERIVED, None),
+        (("s3:PutObject",), ORIGINALS, None),  # sign the upload form (presigned POST); never read an original
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+    ],
+    "PhotoFunction": [
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
+        (("s3:GetObject", "s3:DeleteObject"), ORIGINALS, None),  # HEAD + ranged GET, then delete the original
+        (("s3:PutObject", "s3:DeleteObject"), DERIVED, None),  # store the derived images; undo
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+        (QUEUE_READS, "not PhotoQueue", "deny"),
+    ],
+    "ClassifyFunction": [
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
+        (("sqs:SendMessage",), "RouteQueue", None),
+        (QUEUE_READS, "not ClassifyQueue", "deny"),
+    ],
+    "RouteFunction": [
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
+        (("sns:Publish",), "DispatchTopic", None),
+        (("sns:Publish",), "TriageTopic", None),
+        # the data key of the alias/aws/sns topics, only through SNS
+        (
+            ("kms:GenerateDataKey", "kms:Decrypt"),
+            "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*",
+            "via sns.${AWS::Region}.amazonaws.com",
+        ),
+        (("sts:AssumeRole",), "PhotoLinkRole", None),  # its session signs the e-mail's photo link
+        (QUEUE_READS, "not RouteQueue", "deny"),
+    ],
+    "WeiboFunction": [
+        (("kms:Encrypt",), "ContactKey", None),
+        (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),
+        (("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        (("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), "TicketsTable", LEDGER),
+        (("s3:PutObject", "s3:DeleteObject"), DERIVED, None),  # a mention's picture; undo
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+        (
+            ("ssm:GetParameter",),
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WeiboTokenParameter}",
+            None,
+        ),
+    ],
+}
+# What SAM adds to each role by itself: CloudWatch Logs for every function, and for an SQS event source the
+# AWS-managed queue-reading policy (any queue: hence the Deny rows above, which keep each to its own queue).
+SAM_ADDS = {
+    "IntakeFunction": ["AWSLambdaBasicExecutionRole"],
+    "PhotoFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
+    "ClassifyFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
+    "RouteFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
+    "WeiboFunction": ["AWSLambdaBasicExecutionRole"],
+}
+
+
+@pytest.fixture(scope="module")
+def tpl() -> Template:
+    return Template.load(ROOT / "template.yaml")
+
+
+def _name(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        return arg
+    if key == "Fn::GetAtt" and arg[1] == "Arn":
+        return arg[0]
+    if key == "Fn::Sub" and isinstance(arg, str):
+        return arg
+    raise AssertionError(f"the table cannot name the resource {value}")
+
+
+def _limit(statement: dict[str, Any]) -> Any:
+    condition = statement.get("Condition")
+    if statement["Effect"] == "Deny":
+        assert condition is None
+        return "deny"
+    if condition is None:
+        return None
+    if list(condition) == ["ForAllValues:StringLike"] and list(condition["ForAllValues:StringLike"]) == [
+        "dynamodb:LeadingKeys"
+    ]:
+        return tuple(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+    if condition == {"StringEquals": {"kms:ViaService": condition["StringEquals"]["kms:ViaService"]}}:
+        return f"via {_name(condition['StringEquals']['kms:ViaService'])}"
+    raise AssertionError(f"the table cannot spell the condition {condition}")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(tpl: Template, fn: str) -> list[dict[str, Any]]:
+    return [s for p in tpl.functions()[fn]["Properties"].get("Policies", []) for s in p["Statement"]]
+
+
+def _grants(rows) -> set[tuple[str, str, Any]]:
+    return {(action, resource, limit) for actions, resource, limit in rows for action in actions}
+
+
+def _template_grants(tpl: Template, fn: str) -> set[tuple[str, str, Any]]:
+    rows = []
+    for s in _statements(tpl, fn):
+        resources = (
+            [f"not {_name(r)}" for r in _listed(s["NotResource"])]
+            if "NotResource" in s
+            else [_name(r) for r in _listed(s["Resource"])]
+        )
+        rows += [(tuple(_listed(s["Action"])), r, _limit(s)) for r in resources]
+    return _grants(rows)
+
+
+def test_each_function_may_do_exactly_what_the_permission_table_says(tpl):
+    assert sorted(tpl.functions()) == sorted(MAY)
+    for fn, rows in MAY.items():
+        granted, documented = _template_grants(tpl, fn), _grants(rows)
+        assert granted - documented == set(), f"{fn} may do more than the table says"
+        assert documented - granted == set(), f"{fn} may do less than the table says"
+
+
+def test_roles_are_written_out_statement_by_statement_without_templates_or_wildcards(tpl):
+    for fn, res in tpl.functions().items():
+        assert "Role" not in res["Properties"], f"{fn}: a role of its own escapes this table"
+        for policy in res["Properties"].get("Policies", []):
+            # SAM policy templates (DynamoDBCrudPolicy, S3CrudPolicy, …) grant far more than any function uses.
+            assert isinstance(policy, dict) and list(policy) == ["Statement"], f"{fn} uses a policy template {policy}"
+        for s in _statements(tpl, fn):
+            assert "NotAction" not in s
+            for action in _listed(s["Action"]):
+                assert "*" not in action, f"{fn} is granted the wildcard action {action}"
+
+
+def test_no_function_can_change_the_photo_bucket_or_remove_the_expiry_of_originals(tpl):
+    for fn in tpl.functions():
+        for action, resource, _ in _template_grants(tpl, fn):
+            if action.startswith("s3:"):
+                assert action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), (fn, action)
+                assert resource.startswith("${PhotosBucket.Arn}/"), (fn, resource)
+
+
+def test_only_the_photo_function_reads_uploaded_originals(tpl):
+    readers = [f for f in tpl.functions() if ("s3:GetObject", ORIGINALS, None) in _template_grants(tpl, f)]
+    assert readers == ["PhotoFunction"]
+
+
+def test_no_function_may_scan_or_read_the_tickets_table_in_bulk(tpl):
+    for fn in tpl.functions():
+        for action, resource, limit in _template_grants(tpl, fn):
+            if resource == "TicketsTable":
+                assert action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+                assert isinstance(limit, tuple) and limit, f"{fn} may {action} any item of the tickets table"
+
+
+def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
+    for fn in tpl.functions():
+        queues = [e["Queue"]["Fn::GetAtt"][0] for e in tpl.sqs_events(fn)]
+        denied = {r for _a, r, limit in _template_grants(tpl, fn) if limit == "deny"}
+        assert denied == {f"not {q}" for q in queues}, fn
+
+
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+# Run with SAM's own translator (installed by `make lint` into .venv-sam): the roles SAM really creates.
+_TRANSLATE = """
+import json, os, sys
+from samtranslator.translator.transform import transform
+sys.path.insert(0, sys.argv[1])
+from complaints_tools.local.template import load_template
+
+class NoManagedPolicyNames:
+    def load(self):
+        return {}
+
+doc = load_template(sys.argv[2])
+for res in doc["Resources"].values():  # sam build would upload these; the translator wants S3 URIs
+    for key in ("CodeUri", "ContentUri"):
+        if key in res.get("Properties", {}):
+            res["Properties"][key] = "s3://bucket/key"
+out = transform(doc, {}, NoManagedPolicyNames())
+roles = {k: v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+print(json.dumps(roles))
+"""
+
+
+@pytest.mark.lint
+@pytest.mark.skipif(not SAM_PYTHON.exists(), reason="SAM is not installed (make lint installs it into .venv-sam)")
+def test_sam_adds_nothing_to_the_roles_but_logs_and_queue_reading(tpl):
+    result = subprocess.run(
+        [str(SAM_PYTHON), "-c", _TRANSLATE, str(ROOT / "tools"), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": os.environ.get("PATH", "")},
+    )
+    assert result.returncode == 0, result.stderr
+    roles = json.loads(result.stdout)
+    made_by_sam = [r for r in roles if r not in tpl.resources]
+    assert sorted(made_by_sam) == sorted(f"{fn}Role" for fn in MAY)
+    for fn, managed in SAM_ADDS.items():
+        role = roles[f"{fn}Role"]
+        assert [arn.rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == managed, fn
+        statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        assert statements == _statements(tpl, fn), f"SAM added statements of its own to {fn}Role"
