@@ -241,3 +241,14 @@ def test_sam_adds_nothing_to_the_roles_but_logs_and_queue_reading(tpl):
         assert [arn.rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == managed, fn
         statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
         assert statements == _statements(tpl, fn), f"SAM added statements of its own to {fn}Role"
+
+
+def test_the_photo_link_role_reads_display_copies_only_and_only_route_may_assume_it(tpl):
+    role = tpl.resources["PhotoLinkRole"]["Properties"]
+    (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "s3:GetObject")
+    assert _name(statement["Resource"]) == "${PhotosBucket.Arn}/photos/*/display.jpg"
+    assert role["MaxSessionDuration"] == 3600  # the link's lifetime: a session can live no longer
+    # The trust is the account's; of the roles in the template, only route's allows assuming it.
+    assumers = [fn for fn in MAY if any(s.get("Action") == "sts:AssumeRole" for s in _statements(tpl, fn))]
+    assert assumers == ["RouteFunction"]
