@@ -106,7 +106,7 @@ def _number(pattern: str, before: str = "") -> str:
     return _NO_DIGIT_BEFORE + before + "(?P<n>" + pattern + ")" + _NO_DIGIT_AFTER
 
 
-# In order: where two rules match the same characters, the first one masks them.
+# Where two rules read the same characters as equally long numbers, the earlier one masks them.
 _RULES = (
     _rule(_number(_ID_18), 4, 2),
     _rule(_number(_ID_15), 4, 2),
@@ -155,14 +155,20 @@ def _masked(norm: _Normalised, rule: _Rule, start: int, end: int) -> str:
 
 
 def _personal_spans(norm: _Normalised) -> list[tuple[int, int, _Rule]]:
+    """Where the personal numbers are. Of two readings of the same digits the longer wins, so a card or an ID in
+    groups is masked whole rather than a part of it read as something shorter; of two as long, the earlier rule."""
+    found = [
+        (m.start("n"), m.end("n"), rank, rule)
+        for rank, rule in enumerate(_RULES)
+        for m in rule.pattern.finditer(norm.text)
+        if rule.accept(_NOT_DIGIT.sub("", m.group("n")))
+    ]
     spans: list[tuple[int, int, _Rule]] = []
     taken = bytearray(len(norm.text))
-    for rule in _RULES:
-        for m in rule.pattern.finditer(norm.text):
-            start, end = m.span("n")
-            if taken.find(1, start, end) == -1 and rule.accept(_NOT_DIGIT.sub("", m.group("n"))):
-                spans.append((start, end, rule))
-                taken[start:end] = b"\x01" * (end - start)
+    for start, end, _, rule in sorted(found, key=lambda f: (f[0] - f[1], f[2])):
+        if taken.find(1, start, end) == -1:
+            spans.append((start, end, rule))
+            taken[start:end] = b"\x01" * (end - start)
     return sorted(spans, key=lambda t: t[0])
 
 
