@@ -23,9 +23,9 @@ PUNCTUATION = st.sampled_from(list("，。！？、；：（）《》“” "))
 SEPARATORS = st.sampled_from([" ", "-", ".", "－", "—", "–", "  ", "\u200b", "\u3000", " - ", "\u00a0"])
 
 
-def sentence(min_size: int = 0) -> st.SearchStrategy[str]:
+def sentence() -> st.SearchStrategy[str]:
     """Chinese text with punctuation; no digits, so any digit in a masked text came from the number itself."""
-    return st.text(HAN | PUNCTUATION, min_size=min_size, max_size=12)
+    return st.text(HAN | PUNCTUATION, max_size=12)
 
 
 def latin_word() -> st.SearchStrategy[str]:
@@ -53,12 +53,12 @@ def digit_strings(first: str, length: int) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def grouped(draw, digits: str, width: bool = True) -> str:
+def grouped(draw, digits: str) -> str:
     """The digits split anywhere into groups, each split by any separator, maybe in full-width digits."""
     cuts = sorted(draw(st.sets(st.integers(1, len(digits) - 1), max_size=4)))
     parts = [digits[i:j] for i, j in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
     out = parts[0] + "".join(draw(SEPARATORS) + p for p in parts[1:])
-    return out.translate(FULL_WIDTH) if width and draw(st.booleans()) else out
+    return out.translate(FULL_WIDTH) if draw(st.booleans()) else out
 
 
 def luhn_check_digit(payload: str) -> str:
@@ -121,10 +121,9 @@ def resident_ids(draw) -> str:
 def bank_cards(draw) -> tuple[str, str]:
     payload = draw(st.integers(15, 18).flatmap(lambda n: digit_strings("3456", n)))
     digits = payload + luhn_check_digit(payload)
-    if draw(st.booleans()):
-        return digits, digits
-    sep = draw(st.sampled_from([" ", "-", "  ", "\u3000"]))
-    return sep.join(digits[i : i + 4] for i in range(0, len(digits), 4)), digits
+    sep = draw(st.sampled_from(["", " ", "-", "  ", "\u3000"]))
+    written = sep.join(digits[i : i + 4] for i in range(0, len(digits), 4))
+    return (written.translate(FULL_WIDTH) if draw(st.booleans()) else written), digits
 
 
 def visible(text: str) -> str:
