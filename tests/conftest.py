@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run and machine: a property test that fails in CI fails the same way on a laptop.
+# HYPOTHESIS_PROFILE=explore draws new examples on every run, for a look around after changing the rules.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 CITY_FILE = ROOT / "city" / "ruian.toml"
