@@ -28,7 +28,7 @@ help:
 	@echo "make demo    - send sample complaints to the local stack and show where they went"
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, checkov, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
-	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing"
+	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing, masking"
 	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (README)"
 
 $(BIN)/activate:

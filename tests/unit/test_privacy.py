@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import string
-import time
 import unicodedata
 from datetime import date
 
@@ -307,21 +306,18 @@ def test_the_forms_the_review_found_unmasked_are_masked(written, masked):
     assert mask_personal_numbers(written) == masked and contains_personal_numbers(written)
 
 
+def test_a_long_complaint_full_of_numbers_is_masked_throughout():
+    text = ("上望街道有人烧垃圾，电话１３８ １２３４ ５６７８，2026年11月30日8:30，" * 150)[:5000]
+    masked = mask_personal_numbers(text)
+    assert "１２３４ ５６７８" not in masked and masked.count("１３８＊＊＊＊＊＊７８") == text.count("１３８ １２３４")
+    assert masked.count("2026年11月30日8:30") == text.count("2026年11月30日8:30")
+
+
+# Shapes that make a backtracking pattern take seconds (their time is in `make bench`: bench/bench_privacy.py).
 @pytest.mark.parametrize(
     "text",
-    [
-        ("上望街道有人烧垃圾，电话１３８ １２３４ ５６７８，2026年11月30日8:30，" * 150)[:5000],
-        # Shapes that make a backtracking pattern take seconds: long runs of what a number or an address is made of.
-        "1 " * 2500,
-        "1." * 2500,
-        "a@" * 2500,
-        "a@" + "a." * 2499,
-        "wx" + "a" * 4998,
-        "qq" + "1" * 4998,
-    ],
-    ids=["complaint", "digits and spaces", "digits and dots", "at signs", "a long domain", "a long id", "a long qq"],
+    ["a@" * 2500, "a@" + "a." * 2499, "wx" + "a" * 4998, "qq" + "1" * 4998, "1\u200b" * 2500],
+    ids=["at signs", "a long domain", "a long id", "a long qq", "digits between zero-width spaces"],
 )
-def test_5000_characters_of_any_shape_are_masked_in_well_under_a_fifth_of_a_second(text):
-    started = time.perf_counter()
-    masked = mask_personal_numbers(text)
-    assert time.perf_counter() - started < 0.2 and "１２３４ ５６７８" not in masked
+def test_long_runs_of_what_numbers_and_addresses_are_made_of_are_no_personal_number(text):
+    assert mask_personal_numbers(text) == text and not contains_personal_numbers(text)
