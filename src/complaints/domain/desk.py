@@ -71,8 +71,9 @@ class NewComplaint:
     photo_upload: PhotoUpload | None = None
     location: Location | None = None
     contact: dict[str, str] | None = None
-    # Set by a channel with its own idempotency key (Weibo: derived from the mention id), so that after a crash
-    # it finds the ticket it already created instead of making a second one. None: a fresh random id.
+    # Set by a channel that keeps its own record of the id (Weibo: chosen at random and kept in the mention's claim),
+    # so that after a crash it finds the ticket it already created instead of making a second one. None: a fresh
+    # random id.
     ticket_id: str | None = None
 
 
