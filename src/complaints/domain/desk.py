@@ -8,7 +8,6 @@ import logging
 import re
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +37,7 @@ from complaints.domain.tickets import (
     Status,
     Ticket,
     TicketPhoto,
+    new_ticket_id,
     now_iso,
     photo_keys,
 )
@@ -126,7 +126,7 @@ class ComplaintDesk:
             _check_upload(upload)
         if complaint.ticket_id is not None and not _TICKET_ID.match(complaint.ticket_id):
             raise ValueError("ticket_id must be 32 lowercase hex digits")
-        ticket_id = complaint.ticket_id or uuid.uuid4().hex
+        ticket_id = complaint.ticket_id or new_ticket_id()
         receipt = secrets.token_urlsafe(24)  # 192 bits
         now = now_iso()
         status = Status.AWAITING_PHOTO if upload else Status.RECEIVED

@@ -84,12 +84,12 @@ def notices(
     audiences = [AGENCY, COPY] if ticket.district else [AGENCY]
     out = []
     for audience in [TRIAGE] if decision.channel == "triage" else audiences:
-        email = email_text(ticket, city, decision, photo_link, note, as_written=audience == AGENCY)
+        email = email_text(ticket, city, decision, photo_link, note, audience=audience)
         out.append(
             Notice(
                 audience=audience,
                 channel=decision.channel,
-                subject=subject(ticket, city, decision, copy=audience == COPY),
+                subject=subject(ticket, city, decision, audience),
                 messages={"default": email, "email": email, "sms": sms_text(ticket, city)},
                 attributes={**attributes(ticket, decision), "audience": audience},
             )
@@ -122,10 +122,10 @@ def sms_text(ticket: Ticket, city: City) -> str:
     return f"{head} {link}"[:SMS_MAX_CHARS]
 
 
-def subject(ticket: Ticket, city: City, decision: RoutingDecision, copy: bool = False) -> str:
+def subject(ticket: Ticket, city: City, decision: RoutingDecision, audience: str = AGENCY) -> str:
     # SNS e-mail subjects must be ASCII, under 100 characters: the Chinese title is the body's first line.
     what = "complaint" if decision.channel == "dispatch" else "complaint to triage"
-    what = f"copy of {what}" if copy else what
+    what = f"copy of {what}" if audience == COPY else what
     return f"[{city.code}] {what} #{ticket.ticket_no}"
 
 
@@ -136,13 +136,13 @@ def email_text(
     photo_link: PhotoLink | None,
     note: str | None = None,
     *,
-    as_written: bool = False,
+    audience: str = TRIAGE,
 ) -> str:
-    """The e-mail body. Only the assigned agency reads the text `as_written`; triage and the town's copy read it
-    with personal numbers masked (the dispatcher chooses an agency, the town follows what happens in its district,
-    and neither needs anyone's phone or ID number to do so)."""
+    """The e-mail body for `audience`. Only the assigned agency (AGENCY) reads the text as written; triage and the
+    town's copy (COPY) read it with personal numbers masked (the dispatcher chooses an agency, the town follows what
+    happens in its district, and neither needs anyone's phone or ID number to do so)."""
     lines = [
-        f"{city.board} 问题编号:{ticket.ticket_no}" + ("" if as_written or decision.channel == "triage" else " (抄送)"),
+        f"{city.board} 问题编号:{ticket.ticket_no}" + (" (抄送)" if audience == COPY else ""),
         "",
         f"类别: {ticket.category or '待分类'}",
         f"区域: {ticket.district or '待定'}"
@@ -162,7 +162,7 @@ def email_text(
             lines.append("候选类别: " + "、".join(f"{c} {p:.2f}" for c, p in ticket.top3))
     if note:
         lines.append(f"注意: {note}")
-    text = ticket.text if as_written else mask_personal_numbers(ticket.text)
+    text = ticket.text if audience == AGENCY else mask_personal_numbers(ticket.text)
     lines += ["", "内容:", text, ""]
     if photo_link:
         lines.append(f"{photo_link.wording}: {photo_link.url}")

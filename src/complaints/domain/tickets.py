@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
@@ -20,6 +21,11 @@ class Status(StrEnum):
     ROUTING = "routing"
     DISPATCHED = "dispatched"
     TRIAGE = "triage"
+
+
+def new_ticket_id() -> str:
+    """A ticket's id: 128 random bits as 32 lowercase hex digits, from which nothing about the ticket follows."""
+    return uuid.uuid4().hex
 
 
 def now_iso() -> str:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import base64
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from complaints.domain.desk import ComplaintDesk, NewComplaint, Receipt
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable
+from complaints.domain.tickets import new_ticket_id
 from complaints.domain.weibo import (
     MalformedMention,
     MentionLedger,
@@ -158,7 +158,7 @@ class WeiboChannel:
             outcome.recovered += 1
             log.info("Weibo ticket recovered", extra={"ticket_id": existing.id, "ticket_no": existing.ticket_no})
             return True
-        ticket_id = self.ledger.claim(mention_id, uuid.uuid4().hex, self.clock(), self.lease_s)
+        ticket_id = self.ledger.claim(mention_id, new_ticket_id(), self.clock(), self.lease_s)
         if ticket_id is None:
             outcome.stopped = "busy"  # another run is creating this ticket right now
             return False

@@ -74,11 +74,11 @@ def powertools_state_per_thread() -> None:
     if getattr(type(BaseRouter), "per_thread", False):
         return
     local = threading.local()
-    names = ("current_event", "lambda_context")
-    for name in names:  # instance access (`app.current_event`): a descriptor in the class
-        setattr(BaseRouter, name, _PerThread(local, name))
-    # Class access (`BaseRouter.current_event = …`): a data descriptor of the metaclass.
-    meta = {name: property(_PerThread(local, name).__get__, _PerThread(local, name).__set__) for name in names}
+    per_thread = {name: _PerThread(local, name) for name in ("current_event", "lambda_context")}
+    for name, attribute in per_thread.items():  # instance access (`app.current_event`): a descriptor in the class
+        setattr(BaseRouter, name, attribute)
+    # Class access (`BaseRouter.current_event = …`): a data descriptor of the metaclass, reading the same value.
+    meta = {name: property(a.__get__, a.__set__) for name, a in per_thread.items()}
     BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), {**meta, "per_thread": True})
 
 
