@@ -22,7 +22,11 @@ def ticket_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable
     def record_handler(record: SQSRecord) -> None:
         ticket_id = json.loads(record.body)["ticket_id"]
         logger.append_keys(ticket_id=ticket_id)
-        step(ticket_id)
+        try:
+            step(ticket_id)
+        finally:
+            # The next record's lines, and the next invocation's in this environment, are about other tickets.
+            logger.remove_keys(["ticket_id"])
 
     return batch_handler(record_handler, logger)
 

@@ -44,3 +44,56 @@ def test_concurrent_requests_in_two_environments_each_read_their_own_headers():
     for t in threads:
         t.join()
     assert answers == {n: f'{{"receipt":"{n}"}}' for n in range(8)}
+
+
+def test_each_function_s_log_lines_carry_its_own_name_and_ticket_while_they_share_a_process(capsys):
+    # Every function's Logger has the same service name, so in one process they share one formatter.
+    import json
+    from types import SimpleNamespace
+
+    from complaints import logs
+
+    powertools_state_per_thread()
+    classify, weibo = logs.logger(), logs.logger()
+    lines: dict[str, str] = {}
+    in_classify, weibo_logged = threading.Event(), threading.Event()
+
+    def run(logger, name: str, ticket: str | None) -> None:
+        context = SimpleNamespace(
+            function_name=name, memory_limit_in_mb=512, invoked_function_arn=f"arn:{name}", aws_request_id=name
+        )
+
+        @logger.inject_lambda_context
+        def handler(event, context):
+            if ticket:
+                logger.append_keys(ticket_id=ticket)
+                in_classify.set()
+                weibo_logged.wait(5)  # the other function logs while this one holds its keys
+            else:
+                in_classify.wait(5)
+            logger.info(f"line of {name}")
+            if not ticket:
+                weibo_logged.set()
+
+        handler({}, context)
+
+    threads = [
+        threading.Thread(target=run, args=(classify, "ClassifyFunction", "a" * 32)),
+        threading.Thread(target=run, args=(weibo, "WeiboFunction", None)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    logs.logger().info("local stack ready")
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line)
+        lines[record["message"]] = record
+    assert lines["line of ClassifyFunction"]["function_name"] == "ClassifyFunction"
+    assert lines["line of ClassifyFunction"]["ticket_id"] == "a" * 32
+    assert lines["line of WeiboFunction"]["function_name"] == "WeiboFunction"
+    assert "ticket_id" not in lines["line of WeiboFunction"]
+    assert "function_name" not in lines["local stack ready"]
+    for record in lines.values():  # and each keeps what every record has
+        assert record["level"] == "INFO"
+        assert record["timestamp"] and record["location"] and record["service"]

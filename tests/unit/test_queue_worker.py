@@ -88,3 +88,13 @@ def test_s3_notifications_give_the_decoded_keys_and_the_test_event_is_dropped():
     result = handler(event, Context())
     assert {f["itemIdentifier"] for f in result["batchItemFailures"]} == {"3", "5"}
     assert seen == ["originals/a+b c"]
+
+
+def test_a_log_line_after_a_ticket_s_record_does_not_carry_that_ticket_s_id(capsys):
+    logger = Logger(service="test-ticket-keys")
+    handler = ticket_batch_handler(lambda ticket_id: logger.info("working"), logger)
+    handler({"Records": [record("1", json.dumps({"ticket_id": "a" * 32}))]}, Context())
+    logger.info("between invocations")
+    working, between = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert working["ticket_id"] == "a" * 32
+    assert "ticket_id" not in between

@@ -68,6 +68,7 @@ def powertools_state_per_thread() -> None:
     `lambda_context`): one per process, which on Lambda is one per execution environment, handling one event at a
     time. Here every environment lives in one process and invocations run on their callers' threads, so without this
     two concurrent requests read each other's headers (a citizen's GET was checked against another's receipt).
+    The keys Powertools' logger adds to each record are made per thread as well (see `_PerThreadLogKeys`).
     """
     from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
@@ -80,6 +81,55 @@ def powertools_state_per_thread() -> None:
     # Class access (`BaseRouter.current_event = …`): a data descriptor of the metaclass, reading the same value.
     meta = {name: property(a.__get__, a.__set__) for name, a in per_thread.items()}
     BaseRouter.__class__ = type("PerThreadRouterMeta", (type(BaseRouter),), {**meta, "per_thread": True})
+    _log_keys_per_thread()
+
+
+class _PerThreadLogKeys:
+    """The keys a Powertools formatter adds to every record, one set per thread.
+
+    Every function's Logger has the service name `complaint-desk`, so in one process they all share one handler and
+    one formatter, and `inject_lambda_context` and `append_keys` write into that formatter's `log_format`. On Lambda
+    that is one function's environment; here it would label the Weibo poller's lines with the classify function's
+    name and another ticket's id. Each thread starts from the keys the formatter had when its Logger was made.
+    """
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def __get__(self, formatter: Any, owner: Any = None) -> Any:
+        if formatter is None:
+            return self
+        per_formatter = self.local.__dict__.setdefault("keys", {})
+        if id(formatter) not in per_formatter:
+            initial = formatter.__dict__.get(_INITIAL_LOG_KEYS, formatter.__dict__.get("log_format", {}))
+            per_formatter[id(formatter)] = dict(initial)
+        return per_formatter[id(formatter)]
+
+    def __set__(self, formatter: Any, value: dict) -> None:
+        self.local.__dict__.setdefault("keys", {})[id(formatter)] = value
+
+
+_INITIAL_LOG_KEYS = "_local_initial_log_keys"
+
+
+def _log_keys_per_thread() -> None:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    if isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _PerThreadLogKeys):
+        return
+    LambdaPowertoolsFormatter.log_format = _PerThreadLogKeys()
+    made = Logger.__init__
+
+    def init_then_remember_keys(self: Logger, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        formatter = self.registered_formatter
+        # The first Logger of a service configures the shared formatter (service name, …) on this thread; the
+        # others reuse it as it is.
+        if isinstance(formatter, LambdaPowertoolsFormatter) and _INITIAL_LOG_KEYS not in formatter.__dict__:
+            formatter.__dict__[_INITIAL_LOG_KEYS] = dict(formatter.log_format)
+
+    Logger.__init__ = init_then_remember_keys
 
 
 @dataclass
