@@ -114,6 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from complaints_tools.local.stack import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # botocore tells at INFO where it found each client's endpoint and credentials: every few seconds, here.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     retry = os.environ.get("LOCAL_RETRY_SECONDS")
     parameters = dict(p.split("=", 1) for p in args.parameter)
     serve_forever(
