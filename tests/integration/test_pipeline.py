@@ -128,3 +128,38 @@ def test_concurrent_citizens_each_get_their_own_ticket(stack):
             )
         )
     assert [v["ticket_no"] for v in views] == [c["ticket_no"] for c in created]
+
+
+def test_the_outbox_shows_one_ticket_s_notices_when_asked_by_its_number(stack):
+    first = stack.post({"text": BURNING_RUBBISH}).json()
+    second = stack.post({"text": "塘下镇韩田村一家工厂晚上偷偷往河里排污水，河水发黑发臭"}).json()
+    for created in (first, second):
+        stack.wait_for_status(created)
+    one = stack.request("GET", f"/_local/outbox?ticket_no={first['ticket_no']}")
+    assert one.status == 200
+    assert one.json() and {e["ticket_no"] for e in one.json()} == {str(first["ticket_no"])}
+    assert one.json() == entries_for(stack, first["ticket_no"])
+    both = stack.request("GET", f"/_local/outbox?ticket_no={first['ticket_no']}&ticket_no={second['ticket_no']}")
+    assert {e["ticket_no"] for e in both.json()} == {str(first["ticket_no"]), str(second["ticket_no"])}
+    published = stack.request("GET", f"/_local/published?ticket_no={second['ticket_no']}").json()
+    assert sorted(p["audience"] for p in published) == ["agency", "copy"]
+
+
+def test_the_stack_s_log_names_the_function_that_wrote_each_line_and_leaves_out_sdk_chatter(stack):
+    created = stack.post({"text": BURNING_RUBBISH}).json()
+    stack.wait_for_status(created)
+    stack.run_weibo()
+    lines = stack.log.read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if "botocore" in line and " INFO " in line]
+    records = [json.loads(line) for line in lines if line.startswith('{"level"')]
+    ready = next(r for r in records if r["message"].startswith("local stack ready"))
+    assert "function_name" not in ready  # the local stack is not a function
+    by_message = {}
+    for r in records:
+        by_message.setdefault(r["message"], set()).add(r.get("function_name"))
+    assert by_message["ticket classified"] == {"ClassifyFunction"}
+    assert by_message["ticket routed"] == {"RouteFunction"}
+    assert by_message["Weibo poll done"] == {"WeiboFunction"}
+    mine = [r for r in records if r.get("ticket_id") == created["id"]]
+    assert {r.get("function_name") for r in mine} <= {"IntakeFunction", "ClassifyFunction", "RouteFunction"}
+    assert {r["message"] for r in mine} >= {"ticket received", "ticket classified", "ticket routed"}

@@ -1,4 +1,5 @@
-"""`make demo`: a dozen sample complaints through the running local stack, and where each one went."""
+"""`make demo`: a dozen sample complaints through the running local stack, and where each one went; then the fake
+Weibo's sample mentions through one run of the Weibo poller, and the replies it posted."""
 
 from __future__ import annotations
 
@@ -84,4 +85,24 @@ def run_demo(base: str) -> int:
         )
         for n in notified:
             print(f"{'':>54}→ {n}")
-    return 0 if len(final) == len(tickets) else 1
+    weibo_ok = _weibo_demo(base)
+    return 0 if len(final) == len(tickets) and weibo_ok else 1
+
+
+def _weibo_demo(base: str) -> bool:
+    """The local stack's fake Weibo starts without mentions: add its samples, run the poller once, show the tickets."""
+    _, health = _call("GET", f"{base}/_local/health")
+    api_base = health.get("weibo_api_base") or ""
+    status, added = _call("POST", api_base.removesuffix("/2") + "/_fake/samples", {}) if api_base else (0, {})
+    if status != 200:
+        print("\nWeibo: the stack reads a Weibo that is not its own fake; no sample mentions sent")
+        return True
+    status, outcome = _call("POST", f"{base}/_local/schedules/WeiboFunction")
+    if status != 200:
+        print(f"\nWeibo poller failed ({status}): {outcome}")
+        return False
+    print(f"\nWeibo: {added['added']} sample mentions of @瑞网议事厅 added; one poll: {json.dumps(outcome)}")
+    _, comments = _call("GET", api_base.removesuffix("/2") + "/_fake/comments")
+    for comment in comments:
+        print(f"  reply to mention {comment['status']['idstr']}: {comment['text']}")
+    return True

@@ -9,7 +9,11 @@ Faithful to the documented shapes the poller relies on:
 - `POST /2/comments/create.json` (form: access_token, id, comment ≤ 140 characters) → the comment;
 - errors as `{"error", "error_code", "request"}`; pictures under `/sinaimg/{size}/{name}` as generated JPEGs.
 
+With `samples=False` (the local stack's fake) it starts with no mentions; `POST /_fake/samples` adds the fixture's,
+once (`make demo` does).
+
 Test controls (not part of Weibo): `GET /_fake/comments`, `POST /_fake/mentions` (add one, as a citizen would),
+`POST /_fake/samples` (add the fixture's mentions not yet there),
 `POST /_fake/faults` (`{"path": "mentions"|"comments"|"*", "error_code"?, "status"?, "delay_s"?, "times"?, "body"?,
 "location"?}`: `body` is sent as the JSON answer, as is; `location` goes with a 3xx `status`),
 `POST /_fake/reset`.
@@ -59,8 +63,16 @@ class Fault:
 class FakeWeibo:
     """Start with `start()`; `api_base` is what WEIBO_API_BASE should be; `stop()` ends it."""
 
-    def __init__(self, fixture: Path = FIXTURE, host: str = "127.0.0.1", port: int = 0, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        fixture: Path = FIXTURE,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = TOKEN,
+        samples: bool = True,
+    ) -> None:
         self.fixture = Path(fixture)
+        self.samples = samples
         self.host, self.port = host, port
         self.token = token
         self._lock = threading.Lock()
@@ -79,7 +91,7 @@ class FakeWeibo:
         doc = json.loads(self.fixture.read_text(encoding="utf-8"))
         with self._lock:
             self.account: dict[str, Any] = doc["account"]
-            self.statuses: list[dict[str, Any]] = doc["statuses"]
+            self.statuses: list[dict[str, Any]] = doc["statuses"] if self.samples else []
             self.comments: list[dict[str, Any]] = []
             self.faults: list[Fault] = []
             self.requests: list[str] = []
@@ -89,6 +101,15 @@ class FakeWeibo:
         with self._lock:
             self.statuses.append(status)
         return status
+
+    def add_samples(self) -> int:
+        """The fixture's mentions that are not there yet, as if their authors wrote them now; how many."""
+        doc = json.loads(self.fixture.read_text(encoding="utf-8"))
+        with self._lock:
+            present = {s["idstr"] for s in self.statuses}
+            new = [s for s in doc["statuses"] if s["idstr"] not in present]
+            self.statuses.extend(new)
+        return len(new)
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -224,6 +245,8 @@ class FakeWeibo:
                 return _send_json(req, 200, list(self.requests))
         if method == "POST" and path == "/_fake/mentions":
             return _send_json(req, 201, self.add_mention(json.loads(body)))
+        if method == "POST" and path == "/_fake/samples":
+            return _send_json(req, 200, {"added": self.add_samples()})
         if method == "POST" and path == "/_fake/faults":
             self.add_fault(Fault(**json.loads(body)))
             return _send_json(req, 201, {"ok": True})

@@ -101,6 +101,7 @@ def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
             out.append(
                 {
                     "topic": topic_labels.get(entry["topic_arn"], entry["topic"]),
+                    "ticket_no": (entry["attributes"].get("ticket_no") or {}).get("Value"),
                     "protocol": sub.protocol,
                     "endpoint": sub.endpoint,
                     "subject": entry["subject"],

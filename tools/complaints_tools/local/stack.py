@@ -23,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
@@ -283,10 +283,13 @@ class LocalStack:
         labels = {
             v["Ref"]: k.removesuffix("Topic").lower() for k, v in self.template.physical.items() if "TopicArn" in v
         }
-        if method == "GET" and path == "/_local/outbox":
-            return self._send_json(req, HTTPStatus.OK, self._moto.get("/_outbox/deliveries", labels))
-        if method == "GET" and path == "/_local/published":
-            return self._send_json(req, HTTPStatus.OK, self._moto.get("/_outbox/published", labels))
+        if method == "GET" and path in ("/_local/outbox", "/_local/published"):
+            entries = self._moto.get("/_outbox/deliveries" if path.endswith("outbox") else "/_outbox/published", labels)
+            # ?ticket_no=10008: what was sent about one ticket (repeat it for several).
+            wanted = parse_qs(urlsplit(req.path).query).get("ticket_no")
+            if wanted:
+                entries = [e for e in entries if e["ticket_no"] in wanted]
+            return self._send_json(req, HTTPStatus.OK, entries)
         if method == "POST" and path.startswith("/_local/schedules/"):
             scheduler = self.schedulers.get(path.rsplit("/", 1)[1])
             if scheduler is None:
@@ -397,7 +400,9 @@ def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
         return environ["WEIBO_API_BASE"], environ.get("WEIBO_ACCESS_TOKEN"), None
     from complaints_tools.fake_weibo import FakeWeibo
 
-    fake = FakeWeibo().start()
+    # No mentions until asked for (`POST /_fake/samples`, as `make demo` does): a new user's first complaint is the
+    # first ticket, and the outbox shows only what they sent.
+    fake = FakeWeibo(samples=False).start()
     return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
@@ -443,7 +448,11 @@ def serve_forever(
     print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
     if stack.fake_weibo:
         fake = stack.fake_weibo
-        print(f"Fake Weibo at {fake.api_base}  (comments: {fake.url}/_fake/comments)", flush=True)
+        print(
+            f"Fake Weibo at {fake.api_base}, no mentions yet (add samples: curl -X POST {fake.url}/_fake/samples; "
+            f"replies: {fake.url}/_fake/comments)",
+            flush=True,
+        )
     try:
         while True:
             time.sleep(3600)
@@ -451,3 +460,7 @@ def serve_forever(
         pass
     finally:
         stack.stop()
+        if state_dir:
+            print(f"Stopped. Tickets, photos and the Weibo cursor are saved in {state_dir}/ (make reset forgets them)")
+        else:
+            print("Stopped. Nothing was kept (no --state folder).")
