@@ -29,7 +29,7 @@ help:
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, checkov, sam build"
 	@echo "make model   - retrain the bundled model from the bootstrap corpus (byte-for-byte reproducible)"
 	@echo "make bench   - benchmarks: classifier quality and speed, package size, photo processing, masking"
-	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (README)"
+	@echo "make loadtest N=10000 C=50 FAULTS=… - submissions with faults against a fresh local stack (docs/LOCAL_STACK.md)"
 
 $(BIN)/activate:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is needed (python3.12, python3.11 or python3)"; exit 1; }
@@ -107,7 +107,7 @@ bench: $(VENV)/.installed $(MODEL) build
 	$(BIN)/python bench/run.py
 
 
-# N submissions at concurrency C over HTTP against a fresh local stack, with injected FAULTS (see README).
+# N submissions at concurrency C over HTTP against a fresh local stack, with injected FAULTS (see docs/LOCAL_STACK.md).
 N ?= 10000
 C ?= 50
 FAULTS ?= sns_publish_fail=0.05,dynamodb_throttle=0.05,kill_classify=0.01

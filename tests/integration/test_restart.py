@@ -29,6 +29,7 @@ def test_a_restart_creates_no_second_ticket_or_comment_and_keeps_receipts(tmp_pa
             first.wait_for_status(ticket)
         finally:
             stop_stack(proc)
+        assert f"Stopped. Tickets, photos and the Weibo cursor are saved in {state}/" in log.read_text()
 
         proc, second = start_stack(weibo, log, "--state", str(state))
         try:

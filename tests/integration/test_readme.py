@@ -1,0 +1,66 @@
+"""The README's walkthrough, run as written against a fresh stack: a new user sees what it shows."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from complaints_tools.fake_weibo import FakeWeibo
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _shell_block_after(marker: str) -> str:
+    start = README.index(marker)
+    return re.search(r"```sh\n(.*?)```", README[start:], re.S).group(1)
+
+
+def _run(script: str, url: str) -> str:
+    script = script.replace("localhost:3000", url.removeprefix("http://"))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_walkthrough_shows_ticket_10001_dispatched_to_the_bureau_and_copied_to_shangwang(tmp_path, stack_process):
+    start_stack, stop_stack = stack_process
+    weibo = FakeWeibo(samples=False).start()  # as `make run`'s own fake: no mentions until the demo adds them
+    log = tmp_path / "stack.log"
+    try:
+        proc, stack = start_stack(weibo, log)
+        try:
+            out = _run(_shell_block_after("<!-- walkthrough"), stack.url).splitlines()
+            assert '"ticket_no":10001,"status":"received"' in out[0]
+            dispatched = '"status":"dispatched","category":"环境保护","department":"市生态环境局","district":"上望街道"'
+            assert dispatched in out[1]
+            assert "138" not in out[1]  # the contact never comes back
+            assert out[2:] == [
+                "agency hbj@ruian.example",
+                "agency +8613900000002",
+                "copy shangwang@ruian.example",
+                "copy +8613900000017",
+            ]
+
+            first_screen = _shell_block_after("With `make run` up").replace("make demo", "#")
+            out = _run(first_screen, stack.url)  # curl's answers end without a newline: one line
+            assert '"ticket_no":10002,"status":"received"' in out
+            assert '"ticket_no": "10001"' in out and '"ticket_no": "10002"' not in out
+            assert '"endpoint": "hbj@ruian.example"' in out and '"endpoint": "shangwang@ruian.example"' in out
+
+            demo = subprocess.run(
+                [sys.executable, "-m", "complaints_tools.cli", "demo", "--url", stack.url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert demo.returncode == 0, demo.stdout + demo.stderr
+            assert "Weibo: 9 sample mentions of @瑞网议事厅 added" in demo.stdout
+            assert demo.stdout.count("reply to mention") == 7
+        finally:
+            stop_stack(proc)
+        assert "Stopped. Nothing was kept (no --state folder)." in log.read_text(encoding="utf-8")
+    finally:
+        weibo.stop()
