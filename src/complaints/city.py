@@ -5,13 +5,18 @@ See city/SCHEMA.md for the file format. Everything city-specific that the code n
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from complaints.domain.deadlines import WEEKDAYS, CalendarError, ServiceLimits, WorkingCalendar
 
 # A coordinate farther than this from every district centre is outside the city: it decides nothing.
 MAX_DISTRICT_DISTANCE_KM = 40.0
@@ -44,6 +49,7 @@ class Category:
     name: str
     agency: str
     keywords: tuple[str, ...] = ()
+    limits: ServiceLimits = ServiceLimits()  # `[deadlines]`, with this category's own values over them
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class City:
     agencies: tuple[Agency, ...]
     districts: tuple[District, ...]
     weibo_account: str | None = None  # the board's Weibo screen name, as citizens @-mention it
+    calendar: WorkingCalendar = WorkingCalendar()
+    _default_limits: ServiceLimits = ServiceLimits()
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +100,11 @@ class City:
 
     def category(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
+
+    def limits_for(self, category: str | None) -> ServiceLimits:
+        """How long agencies have for a ticket of this category (the `[deadlines]` defaults for none)."""
+        found = self.category(category) if category else None
+        return found.limits if found else self._default_limits
 
     def department_for(self, category: str) -> Agency | None:
         """The agency that answers complaints of this category."""
@@ -216,6 +229,7 @@ def load_city(path: str | Path) -> City:
         raw = tomllib.load(f)
     try:
         c = raw["city"]
+        limits = _limits(raw.get("deadlines", {}), ServiceLimits(), "[deadlines]")
         return City(
             code=c["code"],
             name=c["name"],
@@ -225,7 +239,12 @@ def load_city(path: str | Path) -> City:
             ticket_no_start=int(c.get("ticket_no_start", 1)),
             weibo_account=c.get("weibo_account"),
             categories=tuple(
-                Category(name=x["name"], agency=x["agency"], keywords=tuple(x.get("keywords", ())))
+                Category(
+                    name=x["name"],
+                    agency=x["agency"],
+                    keywords=tuple(x.get("keywords", ())),
+                    limits=_limits(x, limits, f"category {x['name']}"),
+                )
                 for x in raw["categories"]
             ),
             agencies=tuple(
@@ -255,6 +274,60 @@ def load_city(path: str | Path) -> City:
                 )
                 for x in raw["districts"]
             ),
+            calendar=_calendar(raw.get("calendar", {}), raw.get("service_hours", {})),
+            _default_limits=limits,
         )
     except KeyError as e:
         raise CityConfigError(f"{path}: missing key {e}") from e
+    except CalendarError as e:
+        raise CityConfigError(f"{path}: {e}") from e
+
+
+_LIMIT_KEYS = {f.name for f in dataclasses.fields(ServiceLimits)}
+
+
+def _limits(table: dict[str, Any], defaults: ServiceLimits, where: str) -> ServiceLimits:
+    values = {k: v for k, v in table.items() if k in _LIMIT_KEYS}
+    if where == "[deadlines]" and set(table) - _LIMIT_KEYS:
+        raise CityConfigError(f"[deadlines]: unknown keys {sorted(set(table) - _LIMIT_KEYS)}")
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CityConfigError(f"{where}: {key} must be a number")
+    return dataclasses.replace(defaults, **values)
+
+
+def _calendar(cal: dict[str, Any], hours: dict[str, Any]) -> WorkingCalendar:
+    """`[calendar]` and `[service_hours]`; the defaults are a Monday-to-Friday week with no holidays listed."""
+    defaults = WorkingCalendar()
+    days = cal.get("working_days", WEEKDAYS[:5])
+    if not days or set(days) - set(WEEKDAYS):
+        raise CityConfigError(f"[calendar]: working_days must be some of {', '.join(WEEKDAYS)}")
+    zone = cal.get("time_zone", defaults.time_zone)
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError) as e:
+        raise CityConfigError(f"[calendar]: unknown time_zone {zone!r}") from e
+    try:
+        weekdays = frozenset(WEEKDAYS.index(d) for d in days)
+        periods = tuple((time.fromisoformat(start), time.fromisoformat(end)) for start, end in hours.get("periods", ()))
+        holidays = frozenset(_day(d) for d in cal.get("holidays", ()))
+        make_up = frozenset(_day(d) for d in cal.get("make_up_working_days", ()))
+    except ValueError as e:
+        raise CityConfigError(f"[calendar]/[service_hours]: {e}") from e
+    listed = frozenset(int(y) for y in cal.get("listed_years", ()))
+    for day in sorted(holidays | make_up):
+        if day.year not in listed:
+            raise CityConfigError(f"[calendar]: {day} is in a year missing from listed_years")
+    return WorkingCalendar(
+        time_zone=zone,
+        working_weekdays=weekdays,
+        service_hours=periods or defaults.service_hours,
+        holidays=holidays,
+        make_up_working_days=make_up,
+        listed_years=listed,
+    )
+
+
+def _day(value: Any) -> date:
+    # TOML has dates of its own (2026-10-01); a quoted "2026-10-01" is accepted too.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
