@@ -7,7 +7,16 @@ from collections import Counter
 
 import pytest
 
-from complaints_tools.bootstrap import CATEGORIES, KINDS_BY_CATEGORY, Place, generate, write_csv
+from complaints_tools.bootstrap import (
+    CATEGORIES,
+    KINDS_BY_CATEGORY,
+    DataError,
+    Place,
+    generate,
+    parse_kinds,
+    parse_pools,
+    write_csv,
+)
 
 PLACES = (
     Place("上望街道", "上望", ("薛里村", "董田村")),
@@ -91,3 +100,19 @@ def test_write_csv_is_byte_identical(rows, tmp_path):
     assert data.startswith(b"text,label\n")
     assert b"\r\n" not in data
     assert data.decode("utf-8").count("\n") == len(rows) + 1  # no text holds a line break
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "where"),
+    [
+        (parse_kinds, "# 注释\n== 城乡建设 ==\n@ 违章搭建 xq\np {L}有人违章搭建\nx 拆掉\n", "bootstrap_kinds.txt:5: "),
+        (parse_kinds, "== 城乡建设 ==\n@ 违章搭建 nowhere\np 有人违章搭建\nw 请处理\n", "bootstrap_kinds.txt:2: "),
+        (parse_pools, "== times ==\n- 不是一天两天了\n\n没有横线\n", "bootstrap_pools.txt:4: "),
+        (parse_pools, '== weibo_open ==\n- "#瑞安# \n', "bootstrap_pools.txt:2: "),
+    ],
+)
+def test_a_malformed_data_line_is_named(parse, text, where):
+    """Whoever edits a data file learns which line is wrong."""
+    with pytest.raises(DataError) as e:
+        parse(text)
+    assert str(e.value).startswith(where)
