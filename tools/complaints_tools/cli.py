@@ -143,6 +143,21 @@ def cmd_subscribe_agencies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff(args: argparse.Namespace) -> int:
+    from complaints_tools.staff import StaffError, StaffPool
+
+    pool = StaffPool.of_stack(args.stack) if args.stack else StaffPool.of_local_stack(args.url)
+    try:
+        if args.staff_command == "add":
+            print(json.dumps(pool.add(_city(args.city), args.agency, args.email, args.password)))
+        else:
+            print(pool.token(args.email, args.password))  # the ID token alone, for curl: -H "Authorization: …"
+    except StaffError as e:
+        print(f"complaints staff {args.staff_command}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from complaints_tools import redrive
 
@@ -251,6 +266,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--prune", action="store_true", help="also remove subscriptions the city file no longer lists")
     p.set_defaults(func=cmd_subscribe_agencies)
+
+    p = sub.add_parser("staff", help="agency staff accounts in the stack's Cognito user pool")
+    staff = p.add_subparsers(dest="staff_command", required=True)
+    for name, help_text in (
+        ("add", "add a staff member to an agency's group (--password sets a permanent one; else an invitation)"),
+        ("token", "sign in and print only the ID token"),
+    ):
+        q = staff.add_parser(name, help=help_text)
+        where = q.add_mutually_exclusive_group(required=True)
+        where.add_argument("--url", help="a running local stack, e.g. http://127.0.0.1:3000")
+        where.add_argument("--stack", help="a deployed CloudFormation stack's name")
+        q.add_argument("--email", required=True)
+        if name == "add":
+            q.add_argument("--agency", required=True, help="an agency id of the city file, or admin")
+            q.add_argument("--password")
+            q.add_argument("--city", default=str(DEFAULT_CITY))
+        else:
+            q.add_argument("--password", required=True)
+        q.set_defaults(func=cmd_staff)
 
     p = sub.add_parser("redrive", help="move dead-lettered messages back to their queue (after fixing the cause)")
     where = p.add_mutually_exclusive_group()
