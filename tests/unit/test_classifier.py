@@ -153,7 +153,7 @@ def test_a_word_in_another_script_counts_as_much_as_one_han_character():
 
     assert script_units("etc扣费") == {"Han": 2, "Latin": 1}
     assert script_units("the bus is late") == {"Latin": 4}
-    assert script_units("🔥 0 ,。!") == {}
+    assert script_units("🔥 0 ,。! ①②") == {}  # numerals, punctuation and emoji are in no script
 
 
 def test_the_evidence_thresholds_are_the_models_own(model_dir, tmp_path):
