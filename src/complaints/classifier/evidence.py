@@ -78,7 +78,7 @@ class EvidenceRule:
     # Two: one known term is a lone character-word ("水", "坏") or an English text's single Chinese word; a
     # two-character word the model knows ("路灯", "停水") counts as two (the word and its character pair).
     min_known_terms: int = 2
-    # Half: on 13,000 real messages (titles included) the lowest share was 0.72 (a title with a web address).
+    # Half: of 12,000 real messages and 7,000 titles the lowest share was 0.78 ("呼吁改善M5市X186乡道"), bar "）".
     min_script_share: float = 0.5
 
     def measure(self, normalized_text: str, known_features: Iterable[str]) -> Evidence:
