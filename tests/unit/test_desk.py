@@ -16,7 +16,8 @@ from complaints.adapters.memory import (
     MemoryQueue,
     MemoryTicketRepository,
 )
-from complaints.classifier.model import Prediction
+from complaints.classifier.evidence import Evidence
+from complaints.classifier.model import Prediction, TextClassifier
 from complaints.domain import routing
 from complaints.domain.desk import ComplaintDesk, NewComplaint, PhotoUpload
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
@@ -24,14 +25,14 @@ from complaints.domain.tickets import Location, Status, photo_keys
 
 
 class FixedClassifier:
-    def __init__(self, category: str = "环境保护", confidence: float = 0.9) -> None:
-        self.category, self.confidence = category, confidence
+    def __init__(self, category: str = "环境保护", confidence: float = 0.9, evidence: bool = True) -> None:
+        self.category, self.confidence, self.evidence = category, confidence, evidence
 
     def predict(self, text: str) -> Prediction:
         rest = (1 - self.confidence) / 2
-        return Prediction(
-            self.category, self.confidence, [(self.category, self.confidence), ("城乡建设", rest), ("卫生计生", rest)]
-        )
+        top3 = [(self.category, self.confidence), ("城乡建设", rest), ("卫生计生", rest)]
+        evidence = Evidence(12, 1.0, True) if self.evidence else Evidence(0, 0.0, False)
+        return Prediction(self.category, self.confidence, top3, evidence)
 
 
 class FailingQueue(MemoryQueue):
@@ -109,8 +110,9 @@ def test_confident_ticket_is_dispatched_with_agency_attributes(city):
     assert msg["channel"] == copy["channel"] == "dispatch"
     attrs = {"department": "市生态环境局", "district": "上望街道", "category": "环境保护"}
     attrs["ticket_no"] = str(r.ticket_no)
-    assert msg["attributes"] == {**attrs, "audience": "agency"}
+    assert msg["attributes"] == {**attrs, "audience": "agency"}  # no `reason`: that is for triage
     assert copy["attributes"] == {**attrs, "audience": "copy"}
+    assert ticket.triage_reason is None
     assert "上望街道薛里村有人焚烧垃圾" in msg["messages"]["email"]
     assert len(msg["messages"]["sms"]) <= routing.SMS_MAX_CHARS
 
@@ -118,10 +120,47 @@ def test_confident_ticket_is_dispatched_with_agency_attributes(city):
 def test_unsure_ticket_goes_to_triage_with_the_reason(city):
     desk = make_desk(city, confidence=0.4)
     r = run_pipeline(desk, "有个事情想反映一下")
-    assert desk.tickets.get(r.id).status is Status.TRIAGE
+    ticket = desk.tickets.get(r.id)
+    assert (ticket.status, ticket.triage_reason) == (Status.TRIAGE, "low_confidence")
     (msg,) = desk.notifier.published
-    assert msg["channel"] == "triage"
-    assert "低于自动派单阈值" in msg["messages"]["email"]
+    assert msg["channel"] == "triage" and msg["attributes"]["reason"] == "low_confidence"
+    assert "低于自动派单阈值 0.60 (low_confidence)" in msg["messages"]["email"]
+
+
+def test_text_the_model_has_no_evidence_for_goes_to_triage_however_confident(city):
+    desk = make_desk(city)
+    desk.classifier = FixedClassifier("环境保护", confidence=0.99, evidence=False)
+    r = run_pipeline(desk, "The street light is broken")
+    ticket = desk.tickets.get(r.id)
+    assert (ticket.status, ticket.triage_reason, ticket.no_evidence) == (Status.TRIAGE, "no_evidence", True)
+    # The model's guess is not kept where it would read as a suggestion: not on the ticket, not in the e-mail.
+    assert (ticket.category, ticket.department, ticket.confidence, ticket.top3) == (None, None, None, None)
+    assert [h.note for h in ticket.history[1:]] == ["无法判断类别", routing.NO_EVIDENCE_NOTE]
+    (msg,) = desk.notifier.published
+    assert (msg["channel"], msg["attributes"]["reason"]) == ("triage", "no_evidence")
+    assert "department" not in msg["attributes"] and "category" not in msg["attributes"]
+    email = msg["messages"]["email"]
+    assert f"转人工分派原因: {routing.NO_EVIDENCE_NOTE} (no_evidence)" in email
+    assert "承办单位: 待分派" in email and "环境保护" not in email
+
+
+def test_the_bundled_model_sends_english_to_triage_and_short_chinese_to_the_agency(city, model_dir):
+    desk = make_desk(city)
+    desk.classifier = TextClassifier.load(model_dir)
+    english = run_pipeline(desk, "The street light is broken")
+    chinese = run_pipeline(desk, "上望街道薛里村有人焚烧垃圾，黑烟很大")
+    assert desk.tickets.get(english.id).triage_reason == "no_evidence"
+    ticket = desk.tickets.get(chinese.id)
+    assert (ticket.status, ticket.department, ticket.no_evidence) == (Status.DISPATCHED, "市生态环境局", False)
+    assert ticket.triage_reason is None
+
+
+def test_a_category_no_agency_handles_goes_to_triage_as_no_category(city):
+    desk = make_desk(city, category="殡葬管理")
+    r = run_pipeline(desk, "上望街道有人烧垃圾")
+    assert desk.tickets.get(r.id).triage_reason == "no_category"
+    (msg,) = desk.notifier.published
+    assert msg["attributes"]["reason"] == "no_category" and "(no_category)" in msg["messages"]["email"]
 
 
 def test_redelivered_messages_publish_once(city):

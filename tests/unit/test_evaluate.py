@@ -125,3 +125,14 @@ def test_classify_dash_reads_one_text_per_line(monkeypatch, capsys):
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [d["category"] for d in docs] == ["劳动和社会保障", "交通运输"]
     assert docs[0]["district"] is None and docs[0]["district_source"] is None
+
+
+def test_classify_says_when_the_model_has_no_evidence(capsys):
+    assert cli.main(["classify", "The street light is broken", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["no_evidence"] is True
+    assert doc["evidence"] == {"known_terms": 0, "script_share": 0.0}
+    assert cli.main(["classify", "路灯坏了"]) == 0
+    assert "evidence:   enough" in capsys.readouterr().out
+    assert cli.main(["classify", "the"]) == 0
+    assert "no_evidence: goes to triage" in capsys.readouterr().out

@@ -40,3 +40,35 @@ def test_runtime_matches_scikit_learn_on_the_whole_test_file(gov_model):
         worst = max(worst, *(abs(a - b) for a, b in zip(got, row, strict=True)))
         assert runtime.classes_[max(range(len(got)), key=got.__getitem__)] == result.classes[row.argmax()]
     assert worst < 1e-6
+
+
+def _real_texts(gov_data, *, titles_only: bool = False) -> list[str]:
+    """Real messages: the held-out ones and Zhejiang's whole, or — as short complaints — the boards' titles."""
+    if titles_only:
+        return [r["title"] for f in ("hot_messages.csv", "replies.csv") for r in training.read_rows(gov_data / f)[1]]
+    texts = [r["text"] for f in ("test.csv", "zhejiang.csv") for r in training.read_rows(gov_data / f)[1]]
+    return texts + [f"{r['title']} {r['body']}" for r in training.read_rows(gov_data / "hot_messages.csv")[1]]
+
+
+def _without_evidence(model: TextClassifier, texts: list[str]) -> list[str]:
+    return [t for t in texts if t.strip() and model.predict(t).no_evidence]
+
+
+def test_a_model_trained_on_the_archive_finds_evidence_in_almost_every_real_message(gov_model, gov_data):
+    # Measured: none of 6,299 messages; 1 of 7,142 titles ("）").
+    _, runtime, _ = gov_model
+    for titles_only in (False, True):
+        texts = _real_texts(gov_data, titles_only=titles_only)
+        lacking = _without_evidence(runtime, texts)
+        assert len(lacking) <= len(texts) / 1000, lacking
+
+
+def test_the_bundled_model_finds_evidence_in_real_messages_and_nearly_all_their_titles(model_dir, gov_data):
+    # Measured: none of 6,299 messages; 23 of 7,142 titles, whose words the bootstrap corpus never uses
+    # ("被欺压诈骗的购房者"): no guess of the model's would be worth more there.
+    model = TextClassifier.load(model_dir)
+    texts = _real_texts(gov_data)
+    assert _without_evidence(model, texts) == []
+    titles = _real_texts(gov_data, titles_only=True)
+    lacking = _without_evidence(model, titles)
+    assert len(lacking) <= len(titles) / 200, lacking

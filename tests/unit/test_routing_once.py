@@ -115,7 +115,9 @@ def test_a_worker_dying_after_publishing_never_notifies_the_agency_twice(city):
     assert [p["channel"] for p in agency.published] == ["dispatch"]
     (to_triage,) = desk.notifier.published
     assert to_triage["channel"] == "triage" and "派单中断" in to_triage["messages"]["email"]
-    assert desk.tickets.get(ticket_id).routing_claim is None
+    assert to_triage["attributes"]["reason"] == "interrupted"
+    ticket = desk.tickets.get(ticket_id)
+    assert (ticket.routing_claim, ticket.triage_reason) == (None, "interrupted")
 
 
 def test_a_worker_dying_before_publishing_loses_nothing(city):

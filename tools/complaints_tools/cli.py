@@ -98,13 +98,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
             "category": p.category,
             "confidence": round(p.confidence, 4),
             "top3": [[c, round(x, 4)] for c, x in p.top3],
+            # True: the desk sends this text to triage whatever the confidence (see the model card).
+            "no_evidence": p.no_evidence,
+            "evidence": {"known_terms": p.evidence.known_terms, "script_share": round(p.evidence.script_share, 4)},
             "district": match.district.name if match.district else None,
             "district_source": match.source,
         }
         if args.json or args.text == "-":
             print(json.dumps(doc, ensure_ascii=False), flush=True)
         else:
+            verdict = "no_evidence: goes to triage" if p.no_evidence else "enough"
             print(f"category:   {p.category} ({p.confidence:.2f})")
+            print(
+                f"evidence:   {verdict} ({p.evidence.known_terms} known terms, "
+                f"{p.evidence.script_share:.0%} in {', '.join(model.evidence_rule.scripts)})"
+            )
             print(f"district:   {doc['district'] or '-'} ({match.source or 'none'})")
             print("top 3:      " + ", ".join(f"{c} {x:.2f}" for c, x in p.top3))
     return 0

@@ -22,6 +22,8 @@ SAMPLES = [
     ("请问在仙降街道怎么办理生育登记？三孩有补贴吗", None),
     ("这里半夜一直有施工噪音，吵得睡不着", {"lat": 27.785, "lng": 120.72}),
     ("路灯不亮好几个星期了", None),
+    # Not Chinese: the model has no evidence for any category, so a person reads it (reason `no_evidence`).
+    ("The street light outside my house has been broken for weeks", None),
 ]
 
 
@@ -74,6 +76,7 @@ def run_demo(base: str) -> int:
         notified = sorted(
             {
                 f"{o['protocol']}:{o['endpoint']}"
+                + (f" (reason: {o['attributes']['reason']})" if "reason" in o["attributes"] else "")
                 for o in outbox
                 if o["attributes"].get("ticket_no") == str(c["ticket_no"])
             }

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from complaints.classifier.features import Analyzer, AnalyzerSpec
+from complaints.classifier.evidence import MIN_TRAINING_SHARE, EvidenceRule, rule_for, training_scripts
+from complaints.classifier.features import Analyzer, AnalyzerSpec, normalize
 from complaints.classifier.model import export
 
 # Candidates tried by cross-validation: (model, C).
@@ -55,6 +56,9 @@ class TrainingResult:
     seed: int
     grid: tuple[tuple[str, float, int], ...]
     cv_table: list[dict[str, float | str]]
+    # Each script's share of the training text, and the no-evidence rule that follows from it.
+    script_shares: dict[str, float]
+    evidence_rule: EvidenceRule
     vectorizer: object = field(repr=False)
     model: object = field(repr=False)
     analyzer: Analyzer = field(repr=False)
@@ -224,6 +228,7 @@ def fit(
     ]
     # Ties go to the smaller model (higher min_df).
     best = max(table, key=lambda r: (round(r["macro_f1"], 6), round(r["accuracy"], 6), r["min_df"]))
+    shares = training_scripts(normalize(t) for t in texts)
     vec = _vectorizer(best["min_df"])
     model = _estimator(best["model"], best["C"], seed).fit(vec.fit_transform(docs), y)
     return TrainingResult(
@@ -240,6 +245,8 @@ def fit(
         seed=seed,
         grid=tuple(grid),
         cv_table=table,
+        script_shares=shares,
+        evidence_rule=rule_for(shares),
         vectorizer=vec,
         model=model,
         analyzer=analyzer,
@@ -277,6 +284,7 @@ def save(
         user_words=user_words,
         sublinear_tf=True,
         sigmoid=sigmoid,
+        evidence_rule=result.evidence_rule,
     )
     (out / "MODEL_CARD.md").write_text(model_card(result, data_name=data_name, date=date), encoding="utf-8")
     return out
@@ -286,15 +294,19 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
     date = date or datetime.now(UTC).date().isoformat()
     spec = result.analyzer.spec
     versions = {p: _version(p) for p in ("scikit-learn", "numpy", "scipy", "jieba")}
+    rule = result.evidence_rule
+    scripts = ", ".join(rule.scripts)
+    shares = ", ".join(f"{s} {share:.1%}" for s, share in result.script_shares.items() if share >= 0.001) or "none"
     lines = [
         "# Model card: complaint category classifier",
         "",
         "Predicts the first-level category of a citizen's complaint from its text. The category picks the",
         "responsible agency (see the city configuration). Predictions below the auto-dispatch threshold go to",
-        "human triage.",
+        "human triage, and so does any text the model has no evidence for (`no_evidence`, below).",
         "",
         "| | |",
         "|---|---|",
+        f"| languages | {', '.join(rule.languages)} (script: {scripts}) |",
         f"| trained on | `{data_name}` ({sum(result.counts.values())} rows) |",
         f"| data sha256 | `{result.data_sha256}` |",
         f"| date | {date} |",
@@ -320,6 +332,17 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
             for r in result.cv_table
         ],
         "",
+        "## Languages and evidence",
+        "",
+        f"- Scripts of the training text: {shares} (each Han character counts one, and so does each word in another "
+        "script; digits, punctuation and emoji count nothing). The model's scripts are those with at least "
+        f"{MIN_TRAINING_SHARE:.0%} of it: {scripts}.",
+        "- No evidence: a text goes to triage with the reason `no_evidence`, whatever its confidence, when less than "
+        f"{rule.min_script_share:.0%} of it is in {scripts}, or when it holds fewer than {rule.min_known_terms} "
+        f"distinct terms in {scripts} that the model knows (its words, and its character pairs and triples). "
+        "English, pinyin, emoji, digits alone and a single character have none. The thresholds are in `model.json` "
+        "(`evidence`).",
+        "",
         "## Classes",
         "",
         "| category | training rows |",
@@ -332,6 +355,7 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         "(`complaints bootstrap-corpus`). Its cross-validated scores measure how well it separates that corpus,",
         "  not real complaints: retrain on the city's own archive (`complaints train --data archive.csv`) before",
         "  trusting auto-dispatch.",
+        f"- {' and '.join(rule.languages)} only: a complaint in another language reaches a person, not an agency.",
         "- Text only: photos are not looked at.",
         "",
     ]

@@ -1,9 +1,11 @@
 """The runtime classifier: exported TF-IDF weights and a linear model, predicted in plain Python.
 
-A model folder holds `model.json` (categories, tokenizer settings, intercepts, calibration), `vocabulary.txt`
-(one feature per line, in column order) and `weights.f64` (little-endian float64: the IDF row, then one
-coefficient row per category), next to its MODEL_CARD.md. Raw arrays load in milliseconds where parsing them
-from JSON took most of a cold start for a city-sized vocabulary.
+A model folder holds `model.json` (categories, tokenizer settings, intercepts, calibration, the no-evidence rule),
+`vocabulary.txt` (one feature per line, in column order) and `weights.f64` (little-endian float64: the IDF row,
+then one coefficient row per category), next to its MODEL_CARD.md. Raw arrays load in milliseconds where parsing
+them from JSON took most of a cold start for a city-sized vocabulary.
+
+Each prediction also says whether the model has evidence for the text at all (see classifier.evidence).
 
 Prediction repeats scikit-learn's TfidfVectorizer(sublinear_tf, l2) followed by a linear model whose scores
 become probabilities by softmax (multinomial logistic regression) or by per-category sigmoids (Platt
@@ -23,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from complaints.classifier.features import Analyzer, AnalyzerSpec
+from complaints.classifier.evidence import Evidence, EvidenceRule
+from complaints.classifier.features import Analyzer, AnalyzerSpec, normalize
 
 ARTIFACT = "model.json"
 VOCABULARY = "vocabulary.txt"
@@ -40,6 +43,13 @@ class Prediction:
     category: str
     confidence: float
     top3: list[tuple[str, float]]
+    # What the prediction rests on; None from a classifier that does not measure it.
+    evidence: Evidence | None = None
+
+    @property
+    def no_evidence(self) -> bool:
+        """The text is too little in the model's language for any category, however high the confidence."""
+        return self.evidence is not None and not self.evidence.enough
 
 
 def _to_bytes(values: Iterable[float]) -> bytes:
@@ -70,6 +80,7 @@ class TextClassifier:
         analyzer: Analyzer,
         sublinear_tf: bool = True,
         sigmoid: tuple[list[float], list[float]] | None = None,
+        evidence_rule: EvidenceRule | None = None,
     ) -> None:
         self.classes_ = classes
         self.index_ = {term: i for i, term in enumerate(vocabulary)}
@@ -79,6 +90,7 @@ class TextClassifier:
         self.analyzer = analyzer
         self.sublinear_tf = sublinear_tf
         self.sigmoid_ = sigmoid
+        self.evidence_rule = evidence_rule or EvidenceRule()
 
     @classmethod
     def load(cls, model_dir: str | Path) -> TextClassifier:
@@ -101,15 +113,21 @@ class TextClassifier:
             output = raw["output"]
             sigmoid = (output["a"], output["b"]) if output["kind"] == "sigmoid" else None
             spec = AnalyzerSpec.from_dict(raw["analyzer"])
+            rule = EvidenceRule.from_dict(raw.get("evidence"))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelLoadError(f"{folder}: damaged model: {e}") from e
         # The tokenizer's extra words travel with the model, so run time splits text exactly as training did.
         analyzer = Analyzer(spec, extra_words=raw.get("user_words", ()))
-        return cls(raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"], sigmoid)
+        return cls(
+            raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"], sigmoid, rule
+        )
 
     def scores(self, text: str) -> list[float]:
         """The linear model's decision scores, one per category."""
-        counts = Counter(filter(_not_none, map(self.index_.get, self.analyzer(text))))
+        return self._scores(self.analyzer(text))
+
+    def _scores(self, features: list[str]) -> list[float]:
+        counts = Counter(filter(_not_none, map(self.index_.get, features)))
         if not counts:
             return list(self.intercept_)
         # One C-level gather per row instead of a Python call per feature.
@@ -122,7 +140,9 @@ class TextClassifier:
         return [b + _sumprod(weights, gather(row)) for b, row in rows]
 
     def predict_proba_one(self, text: str) -> list[float]:
-        scores = self.scores(text)
+        return self._proba(self._scores(self.analyzer(text)))
+
+    def _proba(self, scores: list[float]) -> list[float]:
         if self.sigmoid_:
             a, b = self.sigmoid_
             # scikit-learn's _SigmoidCalibration: p = 1 / (1 + exp(a·s + b)); scaled down only if they sum
@@ -136,9 +156,11 @@ class TextClassifier:
         return [e / total for e in exp]
 
     def predict(self, text: str) -> Prediction:
-        proba = self.predict_proba_one(text)
+        features = self.analyzer(text)  # tokenized once: jieba is most of a prediction's time
+        proba = self._proba(self._scores(features))
         ranked = sorted(zip(self.classes_, proba, strict=True), key=lambda cp: -cp[1])
-        return Prediction(category=ranked[0][0], confidence=ranked[0][1], top3=ranked[:3])
+        evidence = self.evidence_rule.measure(normalize(text), (f for f in features if f in self.index_))
+        return Prediction(category=ranked[0][0], confidence=ranked[0][1], top3=ranked[:3], evidence=evidence)
 
 
 def _not_none(x: object) -> bool:
@@ -172,6 +194,7 @@ def export(
     user_words: Iterable[str],
     sublinear_tf: bool,
     sigmoid: tuple[Sequence[float], Sequence[float]] | None = None,
+    evidence_rule: EvidenceRule | None = None,
 ) -> None:
     """Write a model from fitted scikit-learn parts (training side); byte-identical for equal inputs.
 
@@ -196,6 +219,7 @@ def export(
             else {"kind": "softmax"}
         ),
         "features": len(terms),
+        "evidence": (evidence_rule or EvidenceRule()).as_dict(),
     }
     text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
     (folder / ARTIFACT).write_text(text, encoding="utf-8")

@@ -271,16 +271,27 @@ class ComplaintDesk:
             prediction = self.classifier.predict(ticket.text)
             loc = ticket.location
             match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
-            department = self.city.department_for(prediction.category)
             fields = {
-                "category": prediction.category,
-                "confidence": prediction.confidence,
-                "top3": [[c, p] for c, p in prediction.top3],
-                "department": department.name if department else None,
+                **_category_fields(self.city, prediction),
+                "no_evidence": prediction.no_evidence,
                 "district": match.district.name if match.district else None,
                 "district_source": match.source,
             }
-            note = f"{prediction.category} {prediction.confidence:.2f}"
+            if prediction.no_evidence:
+                # The model's guess is kept out of the ticket, where it would read as a suggestion; the log has it.
+                log.info(
+                    "no evidence for a category",
+                    extra={
+                        "ticket_id": ticket_id,
+                        "guess": prediction.category,
+                        "confidence": prediction.confidence,
+                        "known_terms": prediction.evidence.known_terms,
+                        "script_share": round(prediction.evidence.script_share, 2),
+                    },
+                )
+                note = "无法判断类别"
+            else:
+                note = f"{prediction.category} {prediction.confidence:.2f}"
             entry = HistoryEntry(status=Status.CLASSIFIED, at=now_iso(), note=note)
             if self.tickets.transition(ticket_id, ticket.status, entry, fields):
                 ticket = ticket.model_copy(update={**fields, "status": Status.CLASSIFIED})
@@ -295,6 +306,7 @@ class ComplaintDesk:
                 "ticket_id": ticket_id,
                 "category": ticket.category,
                 "confidence": ticket.confidence,
+                "no_evidence": ticket.no_evidence,
                 "district": ticket.district,
             },
         )
@@ -379,13 +391,17 @@ class ComplaintDesk:
         status = Status.DISPATCHED if decision.channel == "dispatch" else Status.TRIAGE
         note = decision.department.name if status is Status.DISPATCHED and decision.department else decision.reason
         entry = HistoryEntry(status=status, at=now_iso(), note=note)
+        fields = {**_NO_CLAIM, "triage_reason": decision.triage_reason}
         if not self._after_publishing(
-            lambda: self.tickets.transition(ticket.id, Status.ROUTING, entry, _NO_CLAIM, {"routing_claim": claim})
+            lambda: self.tickets.transition(ticket.id, Status.ROUTING, entry, fields, {"routing_claim": claim})
         ):
             # Our claim was taken over (we outlived the lease): the taker tells triage; nothing more to do here.
             log.warning("routing claim lost after publishing", extra={"ticket_id": ticket.id})
             return self.tickets.get(ticket.id).status
-        log.info("ticket routed", extra={"ticket_id": ticket.id, "status": status.value})
+        log.info(
+            "ticket routed",
+            extra={"ticket_id": ticket.id, "status": status.value, "triage_reason": decision.triage_reason},
+        )
         return status
 
     def _after_publishing(self, step):
@@ -428,6 +444,19 @@ _NO_CLAIM = {"routing_claim": None, "routing_since": None}
 def _iso_ago(seconds: float) -> str:
     at = datetime.now(UTC) - timedelta(seconds=seconds)
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _category_fields(city: City, prediction) -> dict:
+    """What a prediction says about the ticket's category; nothing when the model had no evidence for one."""
+    if prediction.no_evidence:
+        return {"category": None, "confidence": None, "top3": None, "department": None}
+    department = city.department_for(prediction.category)
+    return {
+        "category": prediction.category,
+        "confidence": prediction.confidence,
+        "top3": [[c, p] for c, p in prediction.top3],
+        "department": department.name if department else None,
+    }
 
 
 def _check_upload(upload: PhotoUpload) -> None:

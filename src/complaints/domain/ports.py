@@ -73,7 +73,8 @@ class Notifier(Protocol):
 
 class Classifier(Protocol):
     def predict(self, text: str) -> Any:
-        """A Prediction with `category`, `confidence` and `top3`."""
+        """A Prediction with `category`, `confidence`, `top3` and `no_evidence` (True: the text holds too little in the
+        model's language for any category to be more than a guess)."""
 
 
 class ContactVault(Protocol):

@@ -4,7 +4,8 @@ Above the auto-dispatch threshold a ticket goes to the `dispatch` channel as two
 agency (`audience` = `agency`, text as written: it may need to call the citizen back), whose subscriptions filter
 on `department` (and `district`); and, when the district is known, a copy for the district's town government
 (`audience` = `copy`, personal numbers masked), whose subscriptions filter on `district`. Otherwise the ticket
-goes to `triage` for a human dispatcher, masked too.
+goes to `triage` for a human dispatcher, masked too, with the reason as a code (`reason` attribute; TriageReason)
+and in words.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 
 from complaints.city import AGENCY, COPY, Agency, City
 from complaints.domain.privacy import mask_personal_numbers
-from complaints.domain.tickets import Ticket
+from complaints.domain.tickets import Ticket, TriageReason
 
 SMS_MAX_CHARS = 70  # one SMS segment in UCS-2, which any Chinese text needs
 # How long the photo link in an agency's e-mail works: exactly this long, because it is signed with credentials
@@ -32,25 +33,30 @@ TRIAGE = "triage"
 class RoutingDecision:
     channel: Literal["dispatch", "triage"]
     department: Agency | None
-    reason: str
+    reason: str  # in words, for the e-mail and the ticket's history
+    triage_reason: TriageReason | None = None  # the code, for every decision to triage
+
+
+NO_EVIDENCE_NOTE = "模型没有分类依据：内容中模型认识的中文词语太少，或内容主要不是中文"
+INTERRUPTED_NOTE = "上次派单中断，承办单位可能已收到本单，请核实后处理，勿重复派单"
 
 
 def decide(ticket: Ticket, city: City, threshold: float) -> RoutingDecision:
+    if ticket.no_evidence:
+        return RoutingDecision("triage", None, NO_EVIDENCE_NOTE, "no_evidence")
     department = city.department_for(ticket.category) if ticket.category else None
     if department is None:
-        return RoutingDecision("triage", None, "没有可用的分类")
+        return RoutingDecision("triage", None, "没有可用的分类", "no_category")
     confidence = ticket.confidence or 0.0
     if confidence < threshold:
-        return RoutingDecision("triage", department, f"置信度 {confidence:.2f} 低于自动派单阈值 {threshold:.2f}")
+        reason = f"置信度 {confidence:.2f} 低于自动派单阈值 {threshold:.2f}"
+        return RoutingDecision("triage", department, reason, "low_confidence")
     return RoutingDecision("dispatch", department, f"置信度 {confidence:.2f}")
-
-
-INTERRUPTED_NOTE = "上次派单中断，承办单位可能已收到本单，请核实后处理，勿重复派单"
 
 
 def interrupted(decision: RoutingDecision) -> RoutingDecision:
     """Where a ticket goes whose routing was interrupted: a human decides, since an agency may have it already."""
-    return RoutingDecision("triage", decision.department, INTERRUPTED_NOTE)
+    return RoutingDecision("triage", decision.department, INTERRUPTED_NOTE, "interrupted")
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,11 @@ def notices(
 
 
 def attributes(ticket: Ticket, decision: RoutingDecision) -> dict[str, str]:
-    """SNS message attributes that agencies' filter policies match on (with `audience`, set by `notices`)."""
+    """SNS message attributes that agencies' filter policies match on (with `audience`, set by `notices`); a notice to
+    triage also says why (`reason`: a TriageReason)."""
     attrs = {"ticket_no": str(ticket.ticket_no)}
+    if decision.triage_reason is not None:
+        attrs["reason"] = decision.triage_reason
     if decision.department is not None:
         attrs["department"] = decision.department.name
     if ticket.category:
@@ -157,7 +166,7 @@ def email_text(
     if ticket.photo is not None and ticket.photo.taken_at:
         lines.append(f"拍摄时间: {ticket.photo.taken_at}")
     if decision.channel == "triage":
-        lines.append(f"转人工分派原因: {decision.reason}")
+        lines.append(f"转人工分派原因: {decision.reason} ({decision.triage_reason})")
         if ticket.top3:
             lines.append("候选类别: " + "、".join(f"{c} {p:.2f}" for c, p in ticket.top3))
     if note:

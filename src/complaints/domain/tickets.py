@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["app", "web", "weibo", "wechat"]
+# Why a ticket went to triage, for the triage desk's lists and filters (routing.decide gives it, in words too).
+TriageReason = Literal["no_evidence", "no_category", "low_confidence", "interrupted"]
 
 
 class Status(StrEnum):
@@ -103,6 +105,9 @@ class Ticket(BaseModel):
     district_source: Literal["location", "text"] | None = None
     confidence: float | None = None
     top3: list[tuple[str, float]] | None = None
+    # The classifier found too little in its language to go on: no category, and the ticket goes to triage.
+    no_evidence: bool | None = None
+    triage_reason: TriageReason | None = None
     # The route worker holding the ticket (status `routing`) and since when; see ComplaintDesk.route.
     routing_claim: str | None = None
     routing_since: str | None = None
