@@ -136,6 +136,12 @@ def _invalid_request(e: RequestValidationError) -> Response:
     errs = e.errors()
     if any(err.get("type") == "json_invalid" for err in errs):
         return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is not valid JSON")
+    if any(err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",) for err in errs):
+        # Powertools reads an empty body and a JSON null alike, as no body at all.
+        if not app.current_event.body:
+            message = "the request body is empty; send the complaint as a JSON object"
+            return _error(HTTPStatus.BAD_REQUEST, "empty_body", message)
+        return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "body: must be a JSON object, not null")
     # Name the field and the rule, never echo the input: it may hold a phone number.
     parts = []
     for err in errs[:5]:

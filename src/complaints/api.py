@@ -43,7 +43,7 @@ class ContactIn(BaseModel):
         if (self.phone is None) == (self.email is None):
             raise ValueError("give exactly one of phone or email")
         if self.phone is not None and not _PHONE.match(self.phone):
-            raise ValueError("phone must be digits, optionally starting with +")
+            raise ValueError("phone must be 6 to 20 digits, spaces or dashes, optionally starting with +")
         if self.email is not None and not _EMAIL.match(self.email):
             raise ValueError("email is not a valid address")
         return self

@@ -152,6 +152,33 @@ def test_a_caller_cannot_claim_a_channel_that_only_the_desk_itself_feeds(stack, 
     assert stack.post({"text": OK_TEXT, "channel": "web"}).status == 201
 
 
+@pytest.mark.parametrize("raw", [b"", None], ids=["empty JSON body", "no body"])
+def test_an_empty_or_missing_body_is_a_400_that_says_so(stack, raw):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.request("POST", "/complaints", raw=raw)
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"] == {
+        "code": "empty_body",
+        "message": "the request body is empty; send the complaint as a JSON object",
+    }
+    assert_rejected(stack, reply, before)
+
+
+def test_a_null_body_is_a_422_asking_for_an_object(stack):
+    reply = stack.post(None, raw=b"null")
+    assert reply.status == 422
+    assert reply.json()["error"] == {"code": "invalid_request", "message": "body: must be a JSON object, not null"}
+
+
+def test_the_phone_rule_says_what_a_phone_number_may_hold(stack):
+    reply = stack.post({"text": OK_TEXT, "contact": {"phone": "call me maybe"}})
+    assert reply.status == 422
+    assert reply.json()["error"]["message"] == (
+        "contact: Value error, phone must be 6 to 20 digits, spaces or dashes, optionally starting with +"
+    )
+    assert stack.post({"text": OK_TEXT, "contact": {"phone": "+86 138-1234-5678"}}).status == 201
+
+
 def test_a_body_over_the_gateway_limit_is_refused(stack):
     before = (stack.stored_ticket_count(), stack.stored_photo_count())
     reply = stack.post(None, raw=b'{"text": "' + b"a" * (11 * 1024 * 1024) + b'"}')
