@@ -47,11 +47,12 @@ _ERRORS = {
 _JSON_ERROR = {"application/json": {"model": ErrorOut}}
 
 
-def _error(status: HTTPStatus, code: str, message: str) -> Response:
+def _error(status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False),
+        headers=headers,
     )
 
 
@@ -177,7 +178,19 @@ def _unsupported_content_type(e: RequestUnsupportedContentType) -> Response:
 
 @app.not_found
 def _not_found(e: NotFoundError) -> Response:
+    # Every method reaches this function (template.yaml's Fallback event), so it tells an unknown route from a
+    # method its route does not take.
+    allowed = ", ".join(_methods_at(app.current_event.path))
+    if allowed:
+        message = f"this route takes {allowed} only"
+        return _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", message, headers={"Allow": allowed})
     return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+def _methods_at(path: str) -> list[str]:
+    # Powertools keeps its routes unexposed; these two lists are where its own resolver looks them up.
+    routes = app._static_routes + app._dynamic_routes
+    return sorted({route.method for route in routes if route.rule.match(path)})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -362,7 +362,8 @@ class LocalStack:
                 req.send_header(k, v)
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
-        req.wfile.write(body)
+        if req.command != "HEAD":  # a HEAD answer has the headers of its body only (RFC 9110), as on API Gateway
+            req.wfile.write(body)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
