@@ -25,16 +25,19 @@ MAX_TEXT_CHARS = 5000
 PublicChannel = Literal["app", "web"]
 # A UUID fits; short keys would make collisions between clients likely.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{16,128}$"
+# Python's white space (str.isspace), spelled out: the document's patterns are read as ECMA 262, whose \s is
+# another set (it has U+FEFF, not U+001C-U+001F or U+0085), and must mean what the server's mean.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{5,19}$"
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$"
+EMAIL_PATTERN = rf"^[^@{WHITESPACE}]{{1,64}}@[^@{WHITESPACE}]{{1,255}}\.[^@{WHITESPACE}.]{{2,63}}$"
 _PHONE = re.compile(PHONE_PATTERN)
 _EMAIL = re.compile(EMAIL_PATTERN)
 # C0 control characters other than tab and newlines, and NUL, have no place in a complaint.
 _CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 _CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 # The text rule of ComplaintIn._text for the OpenAPI document, which has no "after trimming": white space around
-# (Python's strip also takes \x1c-\x1f), then no control character, and a letter or digit somewhere.
-TEXT_PATTERN = rf"^[\s\x1c-\x1f]*[^{_CONTROL_CHARS}]*[\p{{L}}\p{{N}}][^{_CONTROL_CHARS}]*[\s\x1c-\x1f]*$"
+# (what str.strip takes), then no control character, and a letter or digit somewhere.
+TEXT_PATTERN = rf"^[{WHITESPACE}]*[^{_CONTROL_CHARS}]*[\p{{L}}\p{{N}}][^{_CONTROL_CHARS}]*[{WHITESPACE}]*$"
 
 
 class ContactIn(BaseModel):
@@ -86,6 +89,13 @@ class PhotoUploadIn(BaseModel):
         description=f"The photo's size in bytes, at most {MAX_UPLOAD_BYTES:,} (15 MB); a larger one is a 413",
         json_schema_extra={"maximum": MAX_UPLOAD_BYTES},
     )
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one kind of number: 9.0 is the integer 9, as JSON Schema's "integer" says (strings and
+        # booleans stay refused: strict).
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ComplaintIn(BaseModel):

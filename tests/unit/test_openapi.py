@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
-from complaints.api import ComplaintIn
+from complaints.api import WHITESPACE, ComplaintIn
 from complaints.domain.photos import MAX_INLINE_BASE64_CHARS, MAX_UPLOAD_BYTES
 from complaints_tools.openapi import generate
 
@@ -44,6 +46,13 @@ def test_the_answer_to_a_post_links_to_its_ticket_with_the_receipt_in_its_header
     assert link["operationId"] == GET["operationId"]
     assert link["parameters"] == {"path.id": "$response.body#/id", "header.X-Receipt": "$response.body#/receipt"}
     assert {(p["in"], p["name"].lower()) for p in GET["parameters"]} == {("path", "id"), ("header", "x-receipt")}
+
+
+def test_the_patterns_white_space_is_pythons():
+    spelled = re.compile(f"[{WHITESPACE}]")
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if spelled.match(c)] == [
+        c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()
+    ]
 
 
 def test_the_limits_are_in_the_schema():
@@ -91,6 +100,12 @@ BODIES = {
     "phone too short": {"text": OK, "contact": {"phone": "12345"}},
     "email": {"text": OK, "contact": {"email": "a.b@example.cn"}},
     "email without a dot": {"text": OK, "contact": {"email": "a@localhost"}},
+    # White space that ECMA 262's \s and Python's \s do not agree on.
+    "email with U+001C": {"text": OK, "contact": {"email": "a\x1cb@example.cn"}},
+    "email with U+0085": {"text": OK, "contact": {"email": "a\x85b@example.cn"}},
+    "email with U+FEFF": {"text": OK, "contact": {"email": "a\ufeffb@example.cn"}},
+    "text with U+FEFF around it": {"text": "\ufeff上望\ufeff"},
+    "text with U+0085 and U+001C around it": {"text": "\x85\x1c上望\x1c\x85"},
     "both contacts": {"text": OK, "contact": {"phone": "13812345678", "email": "a@b.cn"}},
     "no contact at all": {"text": OK, "contact": {}},
     "a null phone beside an email": {"text": OK, "contact": {"phone": None, "email": "a@b.cn"}},
@@ -99,6 +114,12 @@ BODIES = {
     "null photo and an upload": {"text": OK, "photo": None, "photo_upload": {"content_type": "image/png", "size": 9}},
     "empty photo": {"text": OK, "photo": ""},
     "upload of size 0": {"text": OK, "photo_upload": {"content_type": "image/png", "size": 0}},
+    # JSON has one kind of number: 9.0 is the integer 9 (JSON Schema says so), "9" and true are not numbers.
+    "upload of size 9.0": {"text": OK, "photo_upload": {"content_type": "image/png", "size": 9.0}},
+    "upload of size 9.5": {"text": OK, "photo_upload": {"content_type": "image/png", "size": 9.5}},
+    "upload of size '9'": {"text": OK, "photo_upload": {"content_type": "image/png", "size": "9"}},
+    "upload of size true": {"text": OK, "photo_upload": {"content_type": "image/png", "size": True}},
+    "whole-degree coordinates": {"text": OK, "location": {"lat": 27, "lng": 120}},
     "latitude 91": {"text": OK, "location": {"lat": 91, "lng": 120}},
     "channel weibo": {"text": OK, "channel": "weibo"},
 }
