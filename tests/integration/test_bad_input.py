@@ -186,7 +186,15 @@ def test_a_body_over_the_gateway_limit_is_refused(stack):
     before = (stack.stored_ticket_count(), stack.stored_photo_count())
     reply = stack.post(None, raw=b'{"text": "' + b"a" * (11 * 1024 * 1024) + b'"}')
     assert reply.status == 413
+    assert reply.json()["error"] == {"code": "body_too_large", "message": "the request body is too large"}
     assert stack.stored_ticket_count() == before[0]
+
+
+def test_a_path_no_route_takes_is_a_404_in_the_error_shape_even_where_no_function_runs(stack):
+    # "/" is the one path the Fallback's /{proxy+} does not match: API Gateway answers it itself.
+    reply = stack.request("GET", "/")
+    assert reply.status == 404
+    assert reply.json()["error"] == {"code": "not_found", "message": "no such route"}
 
 
 def test_wrong_receipt_reveals_nothing(stack):
