@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_UPLOAD_BYTES
+from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_INLINE_BASE64_CHARS, MAX_INLINE_BYTES, MAX_UPLOAD_BYTES
 from complaints.domain.tickets import Location, PhotoStatus
 
 MAX_TEXT_CHARS = 5000
@@ -25,25 +25,47 @@ MAX_TEXT_CHARS = 5000
 PublicChannel = Literal["app", "web"]
 # A UUID fits; short keys would make collisions between clients likely.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{16,128}$"
-_PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,19}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
+# Python's white space (str.isspace), spelled out: the document's patterns are read as ECMA 262, whose \s is
+# another set (it has U+FEFF, not U+001C-U+001F or U+0085), and must mean what the server's mean.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{5,19}$"
+EMAIL_PATTERN = rf"^[^@{WHITESPACE}]{{1,64}}@[^@{WHITESPACE}]{{1,255}}\.[^@{WHITESPACE}.]{{2,63}}$"
+_PHONE = re.compile(PHONE_PATTERN)
+_EMAIL = re.compile(EMAIL_PATTERN)
 # C0 control characters other than tab and newlines, and NUL, have no place in a complaint.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
+# The text rule of ComplaintIn._text for the OpenAPI document, which has no "after trimming": white space around
+# (what str.strip takes), then no control character, and a letter or digit somewhere.
+TEXT_PATTERN = rf"^[{WHITESPACE}]*[^{_CONTROL_CHARS}]*[\p{{L}}\p{{N}}][^{_CONTROL_CHARS}]*[{WHITESPACE}]*$"
 
 
 class ContactIn(BaseModel):
-    """How the agency may reach the citizen: a phone number or an e-mail address. Never shown publicly."""
+    """How the agency may reach the citizen: exactly one of a phone number or an e-mail address. Never shown."""
 
-    model_config = ConfigDict(extra="forbid")
-    phone: str | None = Field(default=None, max_length=20, strict=True)
-    email: str | None = Field(default=None, max_length=254, strict=True)
+    # The patterns are checked in _one_of (for its messages), and written into the document here.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            ]
+        },
+    )
+    phone: Annotated[str, Field(max_length=20, strict=True, json_schema_extra={"pattern": PHONE_PATTERN})] | None = (
+        Field(default=None, description="6 to 20 digits, spaces or dashes, optionally starting with + (422 otherwise)")
+    )
+    email: Annotated[str, Field(max_length=254, strict=True, json_schema_extra={"pattern": EMAIL_PATTERN})] | None = (
+        Field(default=None, description="An e-mail address (422 otherwise)")
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> ContactIn:
         if (self.phone is None) == (self.email is None):
             raise ValueError("give exactly one of phone or email")
         if self.phone is not None and not _PHONE.match(self.phone):
-            raise ValueError("phone must be digits, optionally starting with +")
+            raise ValueError("phone must be 6 to 20 digits, spaces or dashes, optionally starting with +")
         if self.email is not None and not _EMAIL.match(self.email):
             raise ValueError("email is not a valid address")
         return self
@@ -53,16 +75,61 @@ class PhotoUploadIn(BaseModel):
     """A photo too large for the JSON body: the answer carries a presigned S3 POST form to send it with."""
 
     model_config = ConfigDict(extra="forbid")
-    # Checked by the desk, not here, so that another type is a 415 and a larger size a 413, as for inline photos.
-    content_type: str = Field(strict=True, max_length=100, json_schema_extra={"enum": list(KIND_BY_CONTENT_TYPE)})
-    size: int = Field(strict=True, gt=0, description=f"The photo's size in bytes, at most {MAX_UPLOAD_BYTES} (15 MB)")
+    # Checked by the desk, not here, so that another type is a 415 and a larger size a 413, as for inline photos:
+    # the document states the limits (json_schema_extra), pydantic does not enforce them (it would answer 422).
+    content_type: str = Field(
+        strict=True,
+        max_length=100,
+        description="The photo's type; another one is a 415",
+        json_schema_extra={"enum": list(KIND_BY_CONTENT_TYPE)},
+    )
+    size: int = Field(
+        strict=True,
+        gt=0,
+        description=f"The photo's size in bytes, at most {MAX_UPLOAD_BYTES:,} (15 MB); a larger one is a 413",
+        json_schema_extra={"maximum": MAX_UPLOAD_BYTES},
+    )
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one kind of number: 9.0 is the integer 9, as JSON Schema's "integer" says (strings and
+        # booleans stay refused: strict).
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ComplaintIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(strict=True, description=f"The complaint, 1–{MAX_TEXT_CHARS} characters after trimming")
-    photo: str | None = Field(
-        default=None, strict=True, min_length=1, description="Base64 JPEG, PNG, WebP or HEIC, at most 5 MB decoded"
+    # photo and photo_upload exclude each other (422), which _one_photo checks and this states.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "not": {
+                "required": ["photo", "photo_upload"],
+                "properties": {"photo": {"type": "string"}, "photo_upload": {"type": "object"}},
+            }
+        },
+    )
+    text: str = Field(
+        strict=True,
+        description=f"The complaint: 1 to {MAX_TEXT_CHARS:,} characters after trimming the white space around it,"
+        " with a letter or digit, without control characters other than tab and line breaks (422 otherwise)",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": TEXT_PATTERN},
+    )
+    # The size is checked by the desk (a 413): the document states it, pydantic does not enforce it (a 422).
+    photo: (
+        Annotated[
+            str,
+            Field(
+                strict=True, min_length=1, json_schema_extra={"format": "byte", "maxLength": MAX_INLINE_BASE64_CHARS}
+            ),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description=f"A JPEG, PNG, WebP or HEIC photo in base64, at most {MAX_INLINE_BYTES // (1024 * 1024)} MB"
+        f" decoded ({MAX_INLINE_BASE64_CHARS:,} base64 characters; a larger one is a 413, other content a 415)."
+        " A data URI prefix (data:image/jpeg;base64,) and line breaks (MIME's 76-character lines, as"
+        " `base64` writes them) are accepted and not counted; any other character that is not base64 is a 415.",
     )
     photo_upload: PhotoUploadIn | None = Field(
         default=None, description="Instead of `photo`: announce a photo (≤ 15 MB) to upload straight to S3"

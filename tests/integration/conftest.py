@@ -96,8 +96,15 @@ class LocalStackClient:
             time.sleep(0.05)
 
     def stored_ticket_count(self) -> int:
-        items = self.aws("dynamodb").scan(TableName=self.resource("TicketsTable"))["Items"]
-        return sum(1 for i in items if i["pk"]["S"].startswith("ticket#"))
+        # Through every page of the scan: a page holds at most 1 MB, and the fuzzing leaves hundreds of tickets.
+        scan = self.aws("dynamodb").get_paginator("scan")
+        pages = scan.paginate(
+            TableName=self.resource("TicketsTable"),
+            Select="COUNT",
+            FilterExpression="begins_with(pk, :ticket)",
+            ExpressionAttributeValues={":ticket": {"S": "ticket#"}},
+        )
+        return sum(page["Count"] for page in pages)
 
     def run_weibo(self) -> dict[str, Any]:
         """One scheduled run of the Weibo poller, now; its outcome."""

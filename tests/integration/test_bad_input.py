@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -152,11 +155,46 @@ def test_a_caller_cannot_claim_a_channel_that_only_the_desk_itself_feeds(stack, 
     assert stack.post({"text": OK_TEXT, "channel": "web"}).status == 201
 
 
+@pytest.mark.parametrize("raw", [b"", None], ids=["empty JSON body", "no body"])
+def test_an_empty_or_missing_body_is_a_400_that_says_so(stack, raw):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.request("POST", "/complaints", raw=raw)
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"] == {
+        "code": "empty_body",
+        "message": "the request body is empty; send the complaint as a JSON object",
+    }
+    assert_rejected(stack, reply, before)
+
+
+def test_a_null_body_is_a_422_asking_for_an_object(stack):
+    reply = stack.post(None, raw=b"null")
+    assert reply.status == 422
+    assert reply.json()["error"] == {"code": "invalid_request", "message": "body: must be a JSON object, not null"}
+
+
+def test_the_phone_rule_says_what_a_phone_number_may_hold(stack):
+    reply = stack.post({"text": OK_TEXT, "contact": {"phone": "call me maybe"}})
+    assert reply.status == 422
+    assert reply.json()["error"]["message"] == (
+        "contact: Value error, phone must be 6 to 20 digits, spaces or dashes, optionally starting with +"
+    )
+    assert stack.post({"text": OK_TEXT, "contact": {"phone": "+86 138-1234-5678"}}).status == 201
+
+
 def test_a_body_over_the_gateway_limit_is_refused(stack):
     before = (stack.stored_ticket_count(), stack.stored_photo_count())
     reply = stack.post(None, raw=b'{"text": "' + b"a" * (11 * 1024 * 1024) + b'"}')
     assert reply.status == 413
+    assert reply.json()["error"] == {"code": "body_too_large", "message": "the request body is too large"}
     assert stack.stored_ticket_count() == before[0]
+
+
+def test_a_path_no_route_takes_is_a_404_in_the_error_shape_even_where_no_function_runs(stack):
+    # "/" is the one path the Fallback's /{proxy+} does not match: API Gateway answers it itself.
+    reply = stack.request("GET", "/")
+    assert reply.status == 404
+    assert reply.json()["error"] == {"code": "not_found", "message": "no such route"}
 
 
 def test_wrong_receipt_reveals_nothing(stack):
@@ -186,11 +224,48 @@ def test_a_receipt_in_the_url_is_refused_and_says_to_use_the_header(stack):
     assert both.status == 400
 
 
-def test_unknown_routes_and_methods_answer_with_the_error_shape(stack):
-    for method, path in [("GET", "/nothing-here"), ("DELETE", "/complaints"), ("PUT", "/complaints/abc")]:
-        reply = stack.request(method, path)
-        assert reply.status in (404, 405), (method, path, reply.status)
-        assert "error" in reply.json()
+# What each route takes; any other method there is a 405 naming these in Allow (RFC 9110), not a 404.
+ROUTE_METHODS = {"/complaints": "POST", f"/complaints/{'0' * 32}": "GET", "/openapi.json": "GET"}
+OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [(m, path) for path, allowed in ROUTE_METHODS.items() for m in OTHER_METHODS if m != allowed],
+)
+def test_a_method_a_route_does_not_take_is_a_405_that_names_the_ones_it_does(stack, method, path):
+    before = (stack.stored_ticket_count(), stack.stored_photo_count())
+    reply = stack.request(method, path)
+    assert reply.status == 405, (method, path, reply.status)
+    assert reply.headers["Allow"] == ROUTE_METHODS[path]
+    assert reply.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": f"this route takes {ROUTE_METHODS[path]} only",
+    }
+    assert (stack.stored_ticket_count(), stack.stored_photo_count()) == before
+
+
+def test_head_is_a_405_whose_answer_has_no_body(stack):
+    # On a connection kept open, body bytes after a HEAD answer would be read as the start of the next answer.
+    url = urlsplit(stack.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as conn:
+        conn.sendall(b"HEAD /complaints HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += conn.recv(65536)
+        conn.settimeout(0.5)
+        with contextlib.suppress(TimeoutError):
+            received += conn.recv(65536)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ") and b"\r\nAllow: POST\r\n" in head
+    assert rest == b""
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "TRACE"])
+def test_an_unknown_route_is_a_404_whatever_the_method(stack, method):
+    reply = stack.request(method, "/nothing-here")
+    assert reply.status == 404
+    assert reply.json()["error"] == {"code": "not_found", "message": "no such route"}
 
 
 def test_a_body_over_the_intake_cap_is_a_413_before_it_is_parsed(stack):

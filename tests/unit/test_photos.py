@@ -11,6 +11,7 @@ from PIL import Image
 
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge
 from complaints.domain.photos import (
+    MAX_INLINE_BASE64_CHARS,
     MAX_INLINE_BYTES,
     decode_base64_photo,
     process_photo,
@@ -149,3 +150,37 @@ def test_base64_rules():
         decode_base64_photo("not base64 at all!")
     with pytest.raises(PhotoTooLarge):
         decode_base64_photo(base64.b64encode(b"\xff" * (MAX_INLINE_BYTES + 1)).decode())
+
+
+def test_base64_in_mime_lines_is_accepted_as_the_base64_command_and_encodebytes_write_it():
+    photo = samples.phone_jpeg()
+    lines = base64.encodebytes(photo).decode()  # 76-character lines, each ending in \n
+    assert "\n" in lines.rstrip("\n")
+    assert decode_base64_photo(lines) == photo
+    assert decode_base64_photo(lines.replace("\n", "\r\n")) == photo
+    assert decode_base64_photo("data:image/jpeg;base64," + lines) == photo
+    assert decode_base64_photo("  " + base64.b64encode(photo).decode() + " \n") == photo
+
+
+def test_a_5_mb_photo_in_mime_lines_is_within_the_limit_which_counts_the_base64_alone():
+    photo = b"\xff" * MAX_INLINE_BYTES
+    assert len(base64.b64encode(photo)) == MAX_INLINE_BASE64_CHARS
+    assert decode_base64_photo(base64.encodebytes(photo).decode().replace("\n", "\r\n")) == photo
+    with pytest.raises(PhotoTooLarge):
+        decode_base64_photo(base64.encodebytes(photo + b"\xff").decode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "YWJj!",  # not in the alphabet
+        "YW-j",  # the URL-safe alphabet is another encoding
+        "YW\u00a0Jj",  # a no-break space is not a line break
+        "YWJj\x00",
+        "data:image/png,YWJj",  # a data URI without ;base64 holds URL-encoded bytes
+        "data:image/png;base64",  # no comma: no data
+    ],
+)
+def test_other_characters_than_base64_and_line_breaks_are_refused(value):
+    with pytest.raises(PhotoRejected, match="base64"):
+        decode_base64_photo(value)

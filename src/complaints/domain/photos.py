@@ -12,6 +12,7 @@ import base64
 import binascii
 import io
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge
 
 MAX_INLINE_BYTES = 5 * 1024 * 1024  # a base64 photo inside the JSON body (API Gateway carries ≤ 10 MB)
+# The base64 of MAX_INLINE_BYTES: 4 characters for every 3 bytes, the last group padded.
+MAX_INLINE_BASE64_CHARS = 4 * -(-MAX_INLINE_BYTES // 3)
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # a photo sent straight to S3
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; beyond 40 M it is a bomb, not a photo
 DECODE_SECONDS = 5.0  # the pixel limit bounds decoding to well under this; the function timeout is the hard stop
@@ -47,6 +50,10 @@ _OTHER_KINDS = {
     b"<svg": "an SVG drawing",
     b"<?xml": "an XML document",
 }
+
+# RFC 2397: data:[<media type>][;<parameter>]*;base64, (the media type and parameters hold no comma).
+_DATA_URI = re.compile(r"data:[^,]*?;base64,", re.IGNORECASE)
+_BASE64_SPACING = re.compile(r"[ \t\r\n]+")
 
 _ORIENTATION = 0x0112
 # EXIF orientation → the transposition that turns the stored pixels upright (as ImageOps.exif_transpose does).
@@ -86,10 +93,19 @@ class ProcessedPhoto:
 
 
 def decode_base64_photo(value: str) -> bytes:
-    """The bytes of a base64 photo (a `data:image/...;base64,` prefix is accepted), within the size limit."""
-    if value.startswith("data:"):
-        _, _, value = value.partition(",")
-    if len(value) > (MAX_INLINE_BYTES * 4) // 3 + 8:
+    """The bytes of a base64 photo, within the size limit.
+
+    Accepted besides the bare base64: a data URI's `data:image/...;base64,` prefix (what a browser's
+    `FileReader.readAsDataURL` gives), and spaces and line breaks (MIME's 76-character lines, with LF or CRLF,
+    as Python's `base64.encodebytes` and the `base64` command write them). Any other character is refused.
+    """
+    if value[:5].lower() == "data:":
+        prefix = _DATA_URI.match(value)
+        if prefix is None:
+            raise PhotoRejected("photo is a data: URI but not base64; send data:image/...;base64,<base64>")
+        value = value[prefix.end() :]
+    value = _BASE64_SPACING.sub("", value)
+    if len(value) > MAX_INLINE_BASE64_CHARS:
         raise PhotoTooLarge(f"photo is larger than {MAX_INLINE_BYTES // (1024 * 1024)} MB")
     try:
         data = base64.b64decode(value, validate=True)

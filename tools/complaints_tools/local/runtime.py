@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import logging
 import queue
 import re
@@ -260,6 +261,21 @@ def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dic
         if m and route.method in (method, "ANY"):
             return route, m.groupdict()
     return None
+
+
+def gateway_response(
+    responses: dict[str, dict[str, Any]], response_type: str, status: int, message: str
+) -> tuple[int, bytes]:
+    """API Gateway's own answer of `response_type` (status and JSON body), as the template's GatewayResponses shape
+    it: the type's own entry, else DEFAULT_4XX or DEFAULT_5XX, else API Gateway's `{"message": …}`."""
+    default = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+    configured = responses.get(response_type) or responses.get(default)
+    template = (configured or {}).get("ResponseTemplates", {}).get("application/json")
+    if template is None:
+        return status, json.dumps({"message": message}).encode()
+    # Gateway response templates are not run through VTL; only $context variables are substituted.
+    body = template.replace("$context.error.messageString", json.dumps(message))
+    return int(configured.get("StatusCode", status)), body.encode()
 
 
 def proxy_event(

@@ -38,6 +38,7 @@ from complaints_tools.local.runtime import (
     Route,
     Scheduler,
     compile_route,
+    gateway_response,
     load_handler,
     match_route,
     powertools_state_per_thread,
@@ -256,11 +257,15 @@ class LocalStack:
             return self._send(req, blocked[0].status, {"Content-Type": blocked[0].content_type}, blocked[0].body)
         if length > MAX_BODY_BYTES:
             _drain(req, length)
-            return self._gateway_response(req, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long")
+            return self._gateway_response(
+                req, "REQUEST_TOO_LARGE", HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long"
+            )
         body = req.rfile.read(length) if length else b""
         found = match_route(self.routes, method, path)
         if found is None:
-            return self._gateway_response(req, HTTPStatus.FORBIDDEN, "Missing Authentication Token")
+            return self._gateway_response(
+                req, "MISSING_AUTHENTICATION_TOKEN", HTTPStatus.FORBIDDEN, "Missing Authentication Token"
+            )
         route, params = found
         event = proxy_event(
             method, req.path, dict(req.headers.items()), body, route, self.template.parameter("Stage"), params
@@ -269,15 +274,16 @@ class LocalStack:
             result = route.function.invoke(event)
         except Exception:
             log.exception("%s crashed", route.function.name)
-            return self._gateway_response(req, HTTPStatus.BAD_GATEWAY, "Internal server error")
+            return self._gateway_response(req, "INTEGRATION_FAILURE", HTTPStatus.BAD_GATEWAY, "Internal server error")
         # Proxy responses may carry headers in either field (the REST resolver uses multiValueHeaders).
         headers = dict(result.get("headers") or {})
         headers.update({k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items() if v})
         return self._send(req, int(result["statusCode"]), headers, (result.get("body") or "").encode("utf-8"))
 
-    def _gateway_response(self, req: BaseHTTPRequestHandler, status: int, message: str) -> None:
-        """API Gateway's own answer, where no function runs (unknown method, body too large, crash)."""
-        self._send_json(req, status, {"message": message})
+    def _gateway_response(self, req: BaseHTTPRequestHandler, response_type: str, status: int, message: str) -> None:
+        """API Gateway's own answer, where no function runs (no route, body too large, crash), as configured."""
+        status, body = gateway_response(self.template.gateway_responses(), response_type, status, message)
+        self._send(req, status, {"Content-Type": "application/json"}, body)
 
     def _local_route(self, req: BaseHTTPRequestHandler, method: str, path: str) -> None:
         labels = {
@@ -365,7 +371,8 @@ class LocalStack:
                 req.send_header(k, v)
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
-        req.wfile.write(body)
+        if req.command != "HEAD":  # a HEAD answer has the headers of its body only (RFC 9110), as on API Gateway
+            req.wfile.write(body)
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:

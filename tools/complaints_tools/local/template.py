@@ -152,6 +152,11 @@ class Template:
             (e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events.values() if e["Type"] == "Api"
         ]
 
+    def gateway_responses(self) -> dict[str, dict[str, Any]]:
+        """The API's GatewayResponses: API Gateway's own answers, by response type (MISSING_AUTHENTICATION_TOKEN …)."""
+        (api,) = self.of_type("AWS::Serverless::Api").values()
+        return api["Properties"].get("GatewayResponses", {})
+
     def schedule_events(self, logical: str) -> list[dict[str, Any]]:
         """The function's Schedule events, their properties resolved (`Schedule` is an expression string)."""
         events = self.functions()[logical]["Properties"].get("Events", {})
