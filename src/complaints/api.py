@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_INLINE_BASE64_CHARS, MAX_INLINE_BYTES, MAX_UPLOAD_BYTES
-from complaints.domain.tickets import Location, PhotoStatus
+from complaints.domain.tickets import Location, PhotoStatus, TriageReason
 
 MAX_TEXT_CHARS = 5000
 # The channels a caller of the public API may name. Weibo and WeChat tickets are made by their own pollers and
@@ -204,6 +204,10 @@ class TicketOut(BaseModel):
     history: list[HistoryOut]
     photo: PhotoOut | None
     location: Location | None
+    triage_reason: TriageReason | None = Field(
+        description="Only in `triage`: no_evidence (the model knows Chinese only, and found too little of it), "
+        "low_confidence, no_category or interrupted"
+    )
 
 
 class ErrorBody(BaseModel):

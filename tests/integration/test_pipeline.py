@@ -70,6 +70,7 @@ def test_an_english_complaint_goes_to_triage_because_the_model_has_no_evidence(s
     created = stack.post({"text": "The street light is broken", "channel": "app"}).json()
     ticket = stack.wait_for_status(created)
     assert (ticket["status"], ticket["category"], ticket["department"]) == ("triage", None, None), ticket
+    assert ticket["triage_reason"] == "no_evidence"  # the citizen's app can say a person will read it
     (entry,) = entries_for(stack, created["ticket_no"])
     assert (entry["topic"], entry["endpoint"], entry["attributes"]["reason"]) == (
         "triage",

@@ -138,4 +138,6 @@ class Ticket(BaseModel):
             "history": [h.model_dump(exclude_none=True, mode="json") for h in self.history],
             "photo": photo,
             "location": self.location.model_dump(mode="json") if self.location else None,
+            # Why a person, not the model, will route it: an app can tell an English writer so in English.
+            "triage_reason": self.triage_reason if self.status is Status.TRIAGE else None,
         }
