@@ -57,6 +57,8 @@ def test_the_walkthrough_shows_ticket_10001_dispatched_to_the_bureau_and_copied_
                 timeout=120,
             )
             assert demo.returncode == 0, demo.stdout + demo.stderr
+            statuses = [line.split()[1] for line in demo.stdout.splitlines() if line.strip()[:5].isdigit()]
+            assert len(statuses) == 13 and statuses.count("triage") == 3, demo.stdout  # as the README says
             assert "Weibo: 9 sample mentions of @瑞网议事厅 added" in demo.stdout
             assert demo.stdout.count("reply to mention") == 7
         finally:
