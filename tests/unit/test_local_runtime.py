@@ -46,7 +46,7 @@ def test_concurrent_requests_in_two_environments_each_read_their_own_headers():
     assert answers == {n: f'{{"receipt":"{n}"}}' for n in range(8)}
 
 
-def test_each_function_s_log_lines_carry_its_own_name_and_ticket_while_they_share_a_process(capsys):
+def test_each_function_s_log_lines_carry_its_own_name_and_ticket_while_they_share_a_process():
     # Every function's Logger has the same service name, so in one process they share one formatter.
     import json
     from types import SimpleNamespace
@@ -54,7 +54,14 @@ def test_each_function_s_log_lines_carry_its_own_name_and_ticket_while_they_shar
     from complaints import logs
 
     powertools_state_per_thread()
-    classify, weibo = logs.logger(), logs.logger()
+    import io
+    import logging
+
+    out = io.StringIO()
+    # One service name, so the second Logger reuses the first one's handler and formatter, as in the local stack.
+    service = "complaint-desk-shared-formatter"
+    classify = logs.logger(service=service, logger_handler=logging.StreamHandler(out))
+    weibo = logs.logger(service=service)
     lines: dict[str, str] = {}
     in_classify, weibo_logged = threading.Event(), threading.Event()
 
@@ -85,8 +92,8 @@ def test_each_function_s_log_lines_carry_its_own_name_and_ticket_while_they_shar
         t.start()
     for t in threads:
         t.join()
-    logs.logger().info("local stack ready")
-    for line in capsys.readouterr().out.splitlines():
+    logs.logger(service=service).info("local stack ready")
+    for line in out.getvalue().splitlines():
         record = json.loads(line)
         lines[record["message"]] = record
     assert lines["line of ClassifyFunction"]["function_name"] == "ClassifyFunction"
