@@ -78,7 +78,7 @@ _TOO_MANY = "Too many requests from this address (`rate_limited`), or to the who
             {
                 400: "The body is empty (`empty_body`), not JSON (`invalid_json`) or not UTF-8 (`invalid_encoding`)",
                 409: "A request with this Idempotency-Key is still being handled (`request_in_progress`); retry",
-                413: "The photo is over 5 MB or `photo_upload.size` over 15 MB (`photo_too_large`), or the body is"
+                413: "The photo is over 4 MB or `photo_upload.size` over 15 MB (`photo_too_large`), or the body is"
                 " too large to be read (`body_too_large`)",
                 415: "The body is not application/json (`unsupported_content_type`), or the photo is not a JPEG, PNG,"
                 " WebP or HEIC image, not base64, not the declared type, damaged, a bomb or an animation"

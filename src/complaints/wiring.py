@@ -33,7 +33,7 @@ class Settings(BaseModel):
     idempotency_table: str | None = None
     contact_key_id: str | None = None
     photo_link_role_arn: str | None = None
-    max_request_bytes: int = Field(default=7_100_000, gt=0)
+    max_request_bytes: int = Field(default=6_000_000, gt=0)
 
     @field_validator("weibo_api_base")
     @classmethod

@@ -64,9 +64,9 @@ BAD_BODIES = {
     "photo is a PDF": {"text": OK_TEXT, "photo": base64.b64encode(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj").decode()},
     "photo is a GIF": {"text": OK_TEXT, "photo": base64.b64encode(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").decode()},
     "photo truncated": {"text": OK_TEXT, "photo": truncated_png_b64()},
-    "photo over 5 MB": {
+    "photo over 4 MB": {
         "text": OK_TEXT,
-        "photo": base64.b64encode(b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024)).decode(),
+        "photo": base64.b64encode(b"\xff\xd8\xff" + b"\0" * (4 * 1024 * 1024)).decode(),
     },
     "latitude below -90": {"text": OK_TEXT, "location": {"lat": -90.5, "lng": 120.7}},
     "longitude far negative": {"text": OK_TEXT, "location": {"lat": 27.7, "lng": -1e308}},

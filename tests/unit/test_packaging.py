@@ -43,3 +43,32 @@ def test_the_published_openapi_document_matches_the_code():
     from complaints_tools.openapi import DOC, generate
 
     assert DOC.read_text(encoding="utf-8") == generate(), "run: .venv/bin/complaints openapi --write"
+
+
+def test_the_largest_complaint_the_api_takes_fits_in_the_event_lambda_accepts():
+    """Lambda takes at most 6 MB in a synchronous invocation's event; a body the intake would accept but Lambda
+    refused would be a 5xx deployed while the local stack answered 201."""
+    import base64
+    import json
+
+    from complaints.domain.photos import MAX_INLINE_BYTES
+    from complaints_tools.local.runtime import Function, compile_route, proxy_event
+    from complaints_tools.local.template import load_template
+
+    intake = load_template(ROOT / "template.yaml")["Resources"]["IntakeFunction"]["Properties"]
+    cap = int(intake["Environment"]["Variables"]["MAX_REQUEST_BYTES"])
+    largest = {  # every field at its longest, in the longest form each is accepted in
+        "text": "焚" * 5000,
+        "photo": "data:image/jpeg;base64," + base64.encodebytes(b"\xff" * MAX_INLINE_BYTES).decode(),
+        "location": {"lat": -89.123456789012345, "lng": -179.123456789012345},
+        "channel": "web",
+        "contact": {"email": "x" * 64 + "@" + "y" * 250 + ".cn"},
+    }
+    body = json.dumps(largest, ensure_ascii=True).encode()  # \uXXXX: six bytes a character
+    assert len(body) <= cap
+    headers = {f"X-Header-{n}": "v" * 200 for n in range(40)} | {"Content-Type": "application/json"}
+    route = compile_route("POST", "/complaints", Function("IntakeFunction", lambda n: None))
+    event = proxy_event("POST", "/complaints", headers, b"x" * cap, route, "dev", {})
+    assert len(json.dumps(event).encode()) <= 6 * 1024 * 1024
+    event = proxy_event("POST", "/complaints", headers, body, route, "dev", {})
+    assert len(json.dumps(event).encode()) <= 6 * 1024 * 1024
