@@ -144,10 +144,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_subscribe_agencies(args: argparse.Namespace) -> int:
     from complaints_tools.agencies import stack_topics, sync
+    from complaints_tools.staff import StaffPool
 
+    city = _city(args.city)
     dispatch, triage = stack_topics(args.stack)
-    counts = sync(_city(args.city), dispatch, triage, prune=args.prune)
-    print(json.dumps(counts))
+    counts = sync(city, dispatch, triage, prune=args.prune)
+    # The staff pool's groups follow the same file: one per agency, and admin.
+    groups = StaffPool.of_stack(args.stack).sync_groups(city)
+    print(json.dumps({**counts, "staff_groups": groups}))
     return 0
 
 

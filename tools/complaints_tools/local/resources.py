@@ -18,6 +18,8 @@ CREATED = (
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::Topic",
     "AWS::IAM::Role",
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient",
 )
 
 
@@ -41,6 +43,10 @@ def create_all(tpl: Template) -> list[str]:
         _topic(tpl, logical)
     for logical, res in tpl.of_type("AWS::S3::Bucket").items():
         _bucket(tpl, logical, res["Properties"])
+    for logical, res in tpl.of_type("AWS::Cognito::UserPool").items():
+        _user_pool(tpl, logical, res["Properties"])
+    for logical, res in tpl.of_type("AWS::Cognito::UserPoolClient").items():
+        _user_pool_client(tpl, logical, res["Properties"])
     for logical, res in tpl.of_type("AWS::IAM::Role").items():  # last: their policies name the others
         _role(tpl, logical, res["Properties"])
     return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
@@ -151,6 +157,39 @@ def _role(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         document = json.dumps(tpl.resolve(policy["PolicyDocument"]))
         iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=document)
     tpl.physical[logical] = {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
+def _user_pool(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    idp = boto3.client("cognito-idp", region_name=tpl.region)
+    pool = idp.create_user_pool(
+        PoolName=physical_name(tpl, logical),
+        UsernameAttributes=props.get("UsernameAttributes", []),
+        AutoVerifiedAttributes=props.get("AutoVerifiedAttributes", []),
+        AdminCreateUserConfig=props.get("AdminCreateUserConfig", {}),
+        Policies=props.get("Policies", {}),
+        MfaConfiguration=props.get("MfaConfiguration", "OFF"),
+        AccountRecoverySetting=props.get("AccountRecoverySetting", {"RecoveryMechanisms": []}),
+    )["UserPool"]
+    tpl.physical[logical] = {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": f"cognito-idp.{tpl.region}"}
+
+
+def _user_pool_client(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    idp = boto3.client("cognito-idp", region_name=tpl.region)
+    keys = (
+        "ClientName",
+        "GenerateSecret",
+        "ExplicitAuthFlows",
+        "PreventUserExistenceErrors",
+        "EnableTokenRevocation",
+        "IdTokenValidity",
+        "AccessTokenValidity",
+        "RefreshTokenValidity",
+        "TokenValidityUnits",
+    )
+    client = idp.create_user_pool_client(
+        UserPoolId=tpl.resolve(props["UserPoolId"]), **{k: props[k] for k in keys if k in props}
+    )["UserPoolClient"]
+    tpl.physical[logical] = {"Ref": client["ClientId"]}
 
 
 def _topic(tpl: Template, logical: str) -> None:

@@ -133,7 +133,15 @@ class LocalStack:
 
         tpl = self.template
         city_file = next(iter(tpl.function_environment(f) for f in tpl.functions()))["CITY_CONFIG"]
-        sync(load_city(city_file), tpl.physical["DispatchTopic"]["Ref"], tpl.physical["TriageTopic"]["Ref"])
+        city = load_city(city_file)
+        sync(city, tpl.physical["DispatchTopic"]["Ref"], tpl.physical["TriageTopic"]["Ref"])
+        if "StaffUserPool" in tpl.physical:  # one group per agency, as `complaints subscribe-agencies` makes them
+            from complaints_tools.staff import StaffPool
+
+            idp = boto3.client("cognito-idp", region_name=REGION)
+            StaffPool(
+                tpl.physical["StaffUserPool"]["Ref"], tpl.physical["StaffUserPoolClient"]["Ref"], idp
+            ).sync_groups(city)
 
     def _connect_weibo(self) -> None:
         """Point the Weibo poller at WEIBO_API_BASE if set, else at a fake Weibo started here; seed its token.
