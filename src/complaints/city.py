@@ -98,6 +98,9 @@ class City:
     def agency(self, agency_id: str) -> Agency:
         return self._agency_by_id[agency_id]
 
+    def agency_ids(self) -> frozenset[str]:
+        return frozenset(self._agency_by_id)
+
     def category(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
 

@@ -186,3 +186,8 @@ def weibo_token(parameter: str, provider):
             raise WeiboTokenInvalid(f"the access token parameter {parameter} cannot be read") from e
 
     return token
+
+
+def staff_city() -> City:
+    """The city file, for the agency API: which agency a staff member's group names."""
+    return city(Settings.from_env().city_config)

@@ -41,3 +41,27 @@ def test_a_staff_member_added_on_the_local_stack_signs_in_with_their_agency_in_t
 def test_staff_of_an_agency_the_city_file_lacks_is_refused(stack):
     refused = _complaints("staff", "add", "--agency", "nobody", "--email", "x@ruian.example", "--url", stack.url)
     assert refused.returncode == 1 and "no agency 'nobody'" in refused.stderr
+
+
+def _token(stack, agency: str, email: str) -> str:
+    password = "Secret-pass-12"
+    assert _complaints("staff", "add", "--agency", agency, "--email", email, "--password", password,
+                       "--url", stack.url).returncode == 0  # fmt: skip
+    return _complaints("staff", "token", "--email", email, "--password", password, "--url", stack.url).stdout.strip()
+
+
+def test_the_agency_api_answers_only_a_signed_in_staff_member_and_names_their_agency(stack):
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Bearer a.b.c"}):
+        refused = stack.request("GET", "/agency/me", headers=headers)
+        assert refused.status == 401, (headers, refused.body)
+        assert refused.json()["error"]["code"] == "unauthorized"
+
+    token = _token(stack, "town-shangwang", "wang@ruian.example")
+    me = stack.request("GET", "/agency/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status == 200, me.body
+    body = me.json()
+    assert body["agency"] == {"id": "town-shangwang", "name": "上望街道办事处", "kind": "town"}
+    assert (body["email"], body["admin"]) == ("wang@ruian.example", False) and body["user_id"]
+
+    admin = stack.request("GET", "/agency/me", headers={"Authorization": _token(stack, "admin", "root@ruian.example")})
+    assert admin.status == 200 and (admin.json()["agency"], admin.json()["admin"]) == (None, True)

@@ -82,6 +82,7 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
             None,
         ),
     ],
+    "AgencyFunction": [],  # so far it reads only the token's claims and the city file
 }
 # What SAM adds to each role by itself: CloudWatch Logs for every function, and for an SQS event source the
 # AWS-managed queue-reading policy (any queue: hence the Deny rows above, which keep each to its own queue).
@@ -91,6 +92,7 @@ SAM_ADDS = {
     "ClassifyFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
     "RouteFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
     "WeiboFunction": ["AWSLambdaBasicExecutionRole"],
+    "AgencyFunction": ["AWSLambdaBasicExecutionRole"],
 }
 
 

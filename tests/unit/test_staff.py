@@ -77,3 +77,17 @@ def test_a_wrong_password_is_a_clear_error_not_a_token(staff_pool, city):
 )
 def test_groups_are_read_however_the_gateway_writes_the_claim(claim, groups):
     assert groups_in_claim(claim) == groups
+
+
+def test_a_token_names_its_agency_and_one_in_no_agency_or_several_is_not_staff(city):
+    from complaints.staff import NotStaff, staff_member
+
+    member = staff_member({"sub": "u-1", "email": "li@ruian.example", "cognito:groups": "eco"}, city)
+    assert (member.agency.id, member.admin, member.user_id) == ("eco", False, "u-1")
+    assert staff_member({"sub": "u-2", "cognito:groups": "admin"}, city).as_dict()["agency"] is None
+    with pytest.raises(NotStaff, match="no agency"):
+        staff_member({"sub": "u-3", "cognito:groups": "ecology"}, city)  # a group the city file no longer has
+    with pytest.raises(NotStaff, match="no agency"):
+        staff_member({"sub": "u-4"}, city)
+    with pytest.raises(NotStaff, match="several"):
+        staff_member({"sub": "u-5", "cognito:groups": "eco,jtj"}, city)

@@ -244,14 +244,15 @@ class Route:
     template: str
     pattern: re.Pattern[str]
     function: Function
+    authorizer: Any = None  # a CognitoAuthorizer (local/authorizer.py) for routes behind one
 
 
-def compile_route(method: str, template: str, function: Function) -> Route:
+def compile_route(method: str, template: str, function: Function, authorizer: Any = None) -> Route:
     """`{name}` matches one path segment, `{name+}` the rest of the path (API Gateway's greedy variable)."""
     regex = re.escape(template)
     regex = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\+\\\}", r"(?P<\1>.+)", regex)
     regex = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", regex)
-    return Route(method, template, re.compile(f"^{regex}$"), function)
+    return Route(method, template, re.compile(f"^{regex}$"), function, authorizer)
 
 
 def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -18,7 +18,8 @@ import os
 import signal
 import threading
 import time
-from functools import partial
+import urllib.request
+from functools import lru_cache, partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ import boto3
 
 from complaints_tools.local import state
 from complaints_tools.local.alarms import alarm_states
+from complaints_tools.local.authorizer import CognitoAuthorizer, Unauthorized
 from complaints_tools.local.faults import FaultInjector, Faults
 from complaints_tools.local.resources import create_all
 from complaints_tools.local.runtime import (
@@ -143,6 +145,20 @@ class LocalStack:
                 tpl.physical["StaffUserPool"]["Ref"], tpl.physical["StaffUserPoolClient"]["Ref"], idp
             ).sync_groups(city)
 
+    def _cognito_authorizers(self) -> dict[str, CognitoAuthorizer]:
+        """The API's Cognito authorizers, checking tokens against the moto pools the template's pools became."""
+        tpl, endpoint = self.template, os.environ["AWS_ENDPOINT_URL"]
+        out = {}
+        for name, pool in tpl.cognito_authorizers().items():
+            pool_id = tpl.physical[pool]["Ref"]
+            clients = frozenset(
+                tpl.physical[logical]["Ref"]
+                for logical, res in tpl.of_type("AWS::Cognito::UserPoolClient").items()
+                if res["Properties"]["UserPoolId"] == {"Ref": pool}
+            )
+            out[name] = CognitoAuthorizer(pool_id, REGION, clients, partial(_published_keys, endpoint, pool_id))
+        return out
+
     def _connect_weibo(self) -> None:
         """Point the Weibo poller at WEIBO_API_BASE if set, else at a fake Weibo started here; seed its token.
 
@@ -182,6 +198,7 @@ class LocalStack:
             self.faults.kill_queue_urls.add(env["ROUTE_QUEUE_URL"])
         globals_ = tpl.doc.get("Globals", {}).get("Function", {})
         powertools_state_per_thread()  # one process hosts every environment: see there
+        authorizers = self._cognito_authorizers()
         for logical, res in tpl.functions().items():
             props = res["Properties"]
             code_dir, module, attr = tpl.function_code(logical)
@@ -193,8 +210,10 @@ class LocalStack:
                 max_environments=self.max_environments,
             )
             self.functions[logical] = fn
+            guarded = tpl.api_route_authorizers(logical)
             for method, path in tpl.api_routes(logical):
-                self.routes.append(compile_route(method, path, fn))
+                authorizer = authorizers[guarded[(method, path)]] if (method, path) in guarded else None
+                self.routes.append(compile_route(method, path, fn, authorizer))
             for ev in tpl.sqs_events(logical):
                 queue_arn = tpl.resolve(ev["Queue"])
                 logical_queue = next(k for k, v in tpl.physical.items() if v.get("Arn") == queue_arn)
@@ -275,9 +294,18 @@ class LocalStack:
                 req, "MISSING_AUTHENTICATION_TOKEN", HTTPStatus.FORBIDDEN, "Missing Authentication Token"
             )
         route, params = found
+        claims = None
+        if route.authorizer is not None:  # API Gateway checks the token before any function runs
+            try:
+                claims = route.authorizer.claims(req.headers.get("Authorization"))
+            except Unauthorized as e:
+                log.info("token refused for %s %s: %s", method, route.template, e)
+                return self._gateway_response(req, "UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized")
         event = proxy_event(
             method, req.path, dict(req.headers.items()), body, route, self.template.parameter("Stage"), params
         )
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {"claims": claims}
         try:
             result = route.function.invoke(event)
         except Exception:
@@ -396,6 +424,13 @@ class LocalStack:
             self.fake_weibo.stop()
         if self._moto:
             self._moto.stop()
+
+
+@lru_cache(maxsize=8)
+def _published_keys(endpoint: str, pool_id: str) -> dict[str, Any]:
+    """A pool's JWKS, from the URL Cognito publishes it at (moto serves it unsigned, as AWS does)."""
+    with urllib.request.urlopen(f"{endpoint}/{pool_id}/.well-known/jwks.json", timeout=10) as r:
+        return json.loads(r.read())
 
 
 def _drain(req: BaseHTTPRequestHandler, length: int) -> None:

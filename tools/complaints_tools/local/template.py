@@ -152,6 +152,21 @@ class Template:
             (e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events.values() if e["Type"] == "Api"
         ]
 
+    def api_route_authorizers(self, logical: str) -> dict[tuple[str, str], str]:
+        """(METHOD, path template) → the name of the authorizer the route's event names (`Auth: Authorizer`)."""
+        events = self.functions()[logical]["Properties"].get("Events", {})
+        return {
+            (e["Properties"]["Method"].upper(), e["Properties"]["Path"]): e["Properties"]["Auth"]["Authorizer"]
+            for e in events.values()
+            if e["Type"] == "Api" and "Authorizer" in e["Properties"].get("Auth", {})
+        }
+
+    def cognito_authorizers(self) -> dict[str, str]:
+        """The API's Cognito authorizers: name → the logical id of the user pool they trust."""
+        (api,) = self.of_type("AWS::Serverless::Api").values()
+        authorizers = api["Properties"].get("Auth", {}).get("Authorizers", {})
+        return {name: a["UserPoolArn"]["Fn::GetAtt"][0] for name, a in authorizers.items() if "UserPoolArn" in a}
+
     def gateway_responses(self) -> dict[str, dict[str, Any]]:
         """The API's GatewayResponses: API Gateway's own answers, by response type (MISSING_AUTHENTICATION_TOKEN …)."""
         (api,) = self.of_type("AWS::Serverless::Api").values()
