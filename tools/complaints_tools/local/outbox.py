@@ -9,16 +9,20 @@ outbox honours filter policies exactly as the emulated SNS evaluates them. It ru
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import SESBackend
 from moto.sns import sns_backends
-from moto.sns.models import Topic
+from moto.sns.models import SNSBackend, Topic
 
 _lock = threading.Lock()
 _published: list[dict[str, Any]] = []
+_to_citizens: list[dict[str, Any]] = []  # SMS published straight to a number, e-mail sent through SES
+_TICKET_IN_SUBJECT = re.compile(r"#(\d+)")
 _installed = False
 
 
@@ -53,12 +57,44 @@ def install() -> None:
         return message_id
 
     Topic.publish = recording_publish
+    _record_messages_to_citizens()
     _installed = True
+
+
+def _record_messages_to_citizens() -> None:
+    sms_publish = SNSBackend.publish
+    send_email = SESBackend.send_email
+
+    def recording_sms(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None, *a, **kw):
+        message_id = sms_publish(self, message, arn, phone_number, *a, **kw)
+        if phone_number:
+            attributes = kw.get("message_attributes") or {}
+            ticket_no = attributes.get("ticket_no") or {}
+            entry = {"protocol": "sms", "endpoint": phone_number, "subject": None, "message": message}
+            _record_to_citizen({**entry, "ticket_no": ticket_no.get("Value") or ticket_no.get("StringValue")})
+        return message_id
+
+    def recording_email(self: SESBackend, source: str, subject: str, body: str, destinations: dict, *a, **kw):
+        sent = send_email(self, source, subject, body, destinations, *a, **kw)
+        found = _TICKET_IN_SUBJECT.search(subject or "")
+        for address in (a for addresses in destinations.values() for a in addresses):
+            entry = {"protocol": "email", "endpoint": address, "subject": subject, "message": body}
+            _record_to_citizen({**entry, "ticket_no": found.group(1) if found else None})
+        return sent
+
+    SNSBackend.publish = recording_sms
+    SESBackend.send_email = recording_email
+
+
+def _record_to_citizen(entry: dict[str, Any]) -> None:
+    with _lock:
+        _to_citizens.append({"to": "citizen", "topic": None, **entry, "attributes": {}, "at": time.time()})
 
 
 def clear() -> None:
     with _lock:
         _published.clear()
+        _to_citizens.clear()
 
 
 def published(topic_labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -85,7 +121,9 @@ def _text_for(protocol: str, entry: dict[str, Any]) -> str:
 
 
 def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Deliveries to e-mail and SMS subscribers, oldest first. `topic_labels` maps topic ARN → short name."""
+    """Deliveries to e-mail and SMS subscribers (`"to": "agency"`, whether an agency, a town's copy or triage) and
+    messages to citizens (`"to": "citizen"`: SMS straight to a number, e-mail through SES; `ticket_no` from the SMS's
+    attribute, or the `#10001` in the e-mail's subject), oldest first. `topic_labels` maps topic ARN → short name."""
     backend = sns_backends[DEFAULT_ACCOUNT_ID][region]
     with _lock:
         published = list(_published)
@@ -100,6 +138,8 @@ def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
                 continue
             out.append(
                 {
+                    "to": "agency",
+                    "at": entry["at"],
                     "topic": topic_labels.get(entry["topic_arn"], entry["topic"]),
                     "ticket_no": (entry["attributes"].get("ticket_no") or {}).get("Value"),
                     "protocol": sub.protocol,
@@ -109,4 +149,8 @@ def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
                     "attributes": {k: v.get("Value") for k, v in entry["attributes"].items()},
                 }
             )
-    return out
+    with _lock:
+        out += [dict(e) for e in _to_citizens]
+    # Oldest first, whoever it went to; `at` (epoch seconds) is dropped, the order keeps it.
+    out.sort(key=lambda e: e["at"])
+    return [{k: v for k, v in e.items() if k != "at"} for e in out]
