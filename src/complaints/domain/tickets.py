@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from complaints.domain import clock
 
 Channel = Literal["app", "web", "weibo", "wechat"]
 # Why a ticket went to triage, for the triage desk's lists and filters (routing.decide gives it, in words too).
@@ -31,7 +32,7 @@ def new_ticket_id() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Location(BaseModel):

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
+from complaints.domain import clock
 from complaints_tools.local import state
 from complaints_tools.local.alarms import alarm_states
 from complaints_tools.local.authorizer import CognitoAuthorizer, Unauthorized
@@ -337,6 +338,8 @@ class LocalStack:
             if scheduler is None:
                 return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": path}})
             return self._send_json(req, HTTPStatus.OK, scheduler.run_now())
+        if path == "/_local/clock" and method in ("GET", "POST"):
+            return self._clock_route(req, method)
         if path == "/_local/faults" and method in ("GET", "POST"):
             return self._faults_route(req, method)
         if method == "GET" and path == "/_local/health":
@@ -374,6 +377,22 @@ class LocalStack:
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
+
+    def _clock_route(self, req: BaseHTTPRequestHandler, method: str) -> None:
+        """`{"offset_s": N}` moves every handler's clock N seconds ahead of the system's (forward only)."""
+        if method == "POST":
+            length = int(req.headers.get("Content-Length") or 0)
+            try:
+                offset = json.loads(req.rfile.read(length) or b"{}")["offset_s"]
+                if isinstance(offset, bool) or not isinstance(offset, int | float) or offset < clock.offset_s():
+                    raise ValueError("offset_s must be a number of seconds, no smaller than the current offset")
+                clock.set_offset_s(offset)
+            except (ValueError, KeyError, TypeError) as e:
+                message = str(e) if isinstance(e, ValueError) else 'send {"offset_s": seconds}'
+                return self._send_json(
+                    req, HTTPStatus.BAD_REQUEST, {"error": {"code": "bad_clock", "message": message}}
+                )
+        return self._send_json(req, HTTPStatus.OK, {"offset_s": clock.offset_s(), "now": clock.now().isoformat()})
 
     def _faults_route(self, req: BaseHTTPRequestHandler, method: str) -> None:
         if method == "POST":
