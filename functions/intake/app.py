@@ -102,17 +102,11 @@ def post_complaint(
         ),
     ] = None,
 ) -> Response[ComplaintCreated]:
-    payload = complaint.model_dump(mode="json", exclude_none=True)
-    created = submit_once.run(idempotency_key, payload) if idempotency_key else _submit(payload)
-    return Response(
-        status_code=HTTPStatus.CREATED,
-        content_type=content_types.APPLICATION_JSON,
-        body=ComplaintCreated.model_validate(created),
-    )
+    created = submit_once.run(idempotency_key, complaint) if idempotency_key else _submit(complaint)
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=created)
 
 
-def _submit(payload: dict) -> dict:
-    complaint = ComplaintIn.model_validate(payload)
+def _submit(complaint: ComplaintIn) -> ComplaintCreated:
     receipt = intake.submit(
         NewComplaint(
             text=complaint.text,
@@ -123,10 +117,10 @@ def _submit(payload: dict) -> dict:
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
     )
-    return vars(receipt)
+    return ComplaintCreated.model_validate(receipt, from_attributes=True)
 
 
-submit_once = wiring.once_per_key("intake.post_complaint", _submit)
+submit_once = wiring.once_per_key("intake.post_complaint", _submit, ComplaintCreated)
 
 
 @app.get(

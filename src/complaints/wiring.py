@@ -96,11 +96,12 @@ def max_request_bytes() -> int:
     return Settings.from_env().max_request_bytes
 
 
-def once_per_key(name: str, fn):
-    """`fn` behind the Idempotency-Key: see complaints.adapters.idempotency."""
+def once_per_key(name: str, fn, answer):
+    """`fn` (a pydantic model in, the model `answer` out) behind the Idempotency-Key: see
+    complaints.adapters.idempotency."""
     from complaints.adapters.idempotency import OncePerKey
 
-    return OncePerKey(name, fn, Settings.from_env("idempotency_table").idempotency_table)
+    return OncePerKey(name, fn, answer, Settings.from_env("idempotency_table").idempotency_table)
 
 
 def photo_uploads() -> PhotoUploads:
