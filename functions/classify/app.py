@@ -12,7 +12,7 @@ from complaints.queue_worker import ticket_batch_handler
 
 logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
-desk = wiring.classify_desk()
+classification = wiring.classification()
 # One prediction at init, so that everything built lazily on first use is in the SnapStart snapshot too.
-desk.classifier.predict("瑞安市上望街道有人焚烧垃圾")
-lambda_handler = ticket_batch_handler(desk.classify, logger)
+classification.classifier.predict("瑞安市上望街道有人焚烧垃圾")
+lambda_handler = ticket_batch_handler(classification.classify, logger)

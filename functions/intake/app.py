@@ -1,6 +1,6 @@
 """Intake: the public API. Accepts complaints, shows a ticket to the citizen holding its receipt.
 
-Thin by design: validation comes from the pydantic models in `complaints.api`, work from the desk service, and
+Thin by design: validation comes from the pydantic models in `complaints.api`, work from the intake use case, and
 every error is turned into `{"error": {"code", "message"}}` with one status code in `_ERRORS` below.
 """
 
@@ -22,14 +22,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from complaints import __version__, logs, wiring
 from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
 from complaints.domain import errors
-from complaints.domain.desk import NewComplaint, PhotoUpload
+from complaints.domain.desk.intake import NewComplaint, PhotoUpload
 
 logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
 app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 )
-desk = wiring.intake_desk()
+intake = wiring.intake()
 MAX_REQUEST_BYTES = wiring.max_request_bytes()
 
 _ERRORS = {
@@ -102,18 +102,12 @@ def post_complaint(
         ),
     ] = None,
 ) -> Response[ComplaintCreated]:
-    payload = complaint.model_dump(mode="json", exclude_none=True)
-    created = submit_once.run(idempotency_key, payload) if idempotency_key else _submit(payload)
-    return Response(
-        status_code=HTTPStatus.CREATED,
-        content_type=content_types.APPLICATION_JSON,
-        body=ComplaintCreated.model_validate(created),
-    )
+    created = submit_once.run(idempotency_key, complaint) if idempotency_key else _submit(complaint)
+    return Response(status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=created)
 
 
-def _submit(payload: dict) -> dict:
-    complaint = ComplaintIn.model_validate(payload)
-    receipt = desk.submit(
+def _submit(complaint: ComplaintIn) -> ComplaintCreated:
+    receipt = intake.submit(
         NewComplaint(
             text=complaint.text,
             channel=complaint.channel,
@@ -123,10 +117,10 @@ def _submit(payload: dict) -> dict:
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
         )
     )
-    return vars(receipt)
+    return ComplaintCreated.model_validate(receipt, from_attributes=True)
 
 
-submit_once = wiring.once_per_key("intake.post_complaint", _submit)
+submit_once = wiring.once_per_key("intake.post_complaint", _submit, ComplaintCreated)
 
 
 @app.get(
@@ -158,7 +152,7 @@ def get_complaint(
     if "receipt" in (app.current_event.query_string_parameters or {}):
         # A URL ends up in browser history, Referer headers and access logs: the receipt would leak with it.
         raise errors.ReceiptInUrl("send the receipt in the X-Receipt header, not in the URL")
-    return TicketOut.model_validate(desk.citizen_view(id, x_receipt))
+    return TicketOut.model_validate(intake.citizen_view(id, x_receipt))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -12,5 +12,5 @@ from complaints.queue_worker import s3_object_batch_handler
 
 logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
-desk = wiring.photo_desk()
-lambda_handler = s3_object_batch_handler(desk.attach_uploaded_photo, logger)
+photo_uploads = wiring.photo_uploads()
+lambda_handler = s3_object_batch_handler(photo_uploads.attach_uploaded_photo, logger)

@@ -9,5 +9,5 @@ from complaints.queue_worker import ticket_batch_handler
 
 logger = logs.logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"complaints"})
-desk = wiring.route_desk()
-lambda_handler = ticket_batch_handler(desk.route, logger)
+dispatch = wiring.dispatch()
+lambda_handler = ticket_batch_handler(dispatch.route, logger)

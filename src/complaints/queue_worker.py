@@ -1,26 +1,70 @@
 """The SQS side of the queue-driven functions: partial batch failures, one message's failure never sinks the batch.
 
-classify and route take one ticket id per message; photo takes S3 `ObjectCreated` notifications.
+classify and route take one ticket id per message; photo takes S3 `ObjectCreated` notifications. Each body is
+parsed into its pydantic model by Powertools' BatchProcessor: a body that is not one fails its record alone.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, Field, Json
+
+
+class TicketMessage(BaseModel):
+    """What the classify and route queues carry (see WorkQueue.send)."""
+
+    ticket_id: str = Field(min_length=1)
+
+
+class S3Object(BaseModel):
+    key: str
+
+
+class S3Entity(BaseModel):
+    object: S3Object
+
+
+class S3Record(BaseModel):
+    # Only what the photo function reads; the rest of S3's record (region, time, requester) is not ours to check.
+    eventName: str
+    s3: S3Entity
+
+
+class S3Notification(BaseModel):
+    Records: list[S3Record]
+
+
+class S3TestEvent(BaseModel):
+    """Sent once when the bucket's notification is configured."""
+
+    Event: Literal["s3:TestEvent"]
+
+
+class _QueueRecord(SqsRecordModel):
+    # SQS's own bookkeeping (receive count, timestamps) is not read here, and a redrive or the local stack may
+    # leave it out: only the body is held to a shape.
+    attributes: dict[str, Any] = Field(default_factory=dict)  # type: ignore[assignment]
+
+
+class TicketRecord(_QueueRecord):
+    body: Json[TicketMessage]  # type: ignore[assignment]
+
+
+class S3NotificationRecord(_QueueRecord):
+    body: Json[S3TestEvent | S3Notification]  # type: ignore[assignment]
 
 
 def ticket_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable[[dict, Any], dict]:
     """See `batch_handler`: each message body is `{"ticket_id": ...}`."""
 
-    def record_handler(record: SQSRecord) -> None:
-        ticket_id = json.loads(record.body)["ticket_id"]
+    def record_handler(record: TicketRecord) -> None:
+        ticket_id = record.body.ticket_id
         logger.append_keys(ticket_id=ticket_id)
         try:
             step(ticket_id)
@@ -28,7 +72,7 @@ def ticket_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable
             # The next record's lines, and the next invocation's in this environment, are about other tickets.
             logger.remove_keys(["ticket_id"])
 
-    return batch_handler(record_handler, logger)
+    return batch_handler(record_handler, TicketRecord, logger)
 
 
 def s3_object_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable[[dict, Any], dict]:
@@ -37,25 +81,26 @@ def s3_object_batch_handler(step: Callable[[str], Any], logger: Logger) -> Calla
     S3 sends an `s3:TestEvent` when the notification is configured: it is acknowledged and dropped.
     """
 
-    def record_handler(record: SQSRecord) -> None:
-        body = json.loads(record.body)
-        if body.get("Event") == "s3:TestEvent":
+    def record_handler(record: S3NotificationRecord) -> None:
+        if isinstance(record.body, S3TestEvent):
             return
-        for s3_record in S3Event(body).records:
-            if s3_record.event_name.startswith("ObjectCreated:"):
-                step(unquote_plus(s3_record.s3.get_object.key))
+        for s3_record in record.body.Records:
+            if s3_record.eventName.startswith("ObjectCreated:"):
+                step(unquote_plus(s3_record.s3.object.key))
 
-    return batch_handler(record_handler, logger)
+    return batch_handler(record_handler, S3NotificationRecord, logger)
 
 
-def batch_handler(record_handler: Callable[[SQSRecord], None], logger: Logger) -> Callable[[dict, Any], dict]:
-    """A Lambda handler running `record_handler` for each SQS record.
+def batch_handler(
+    record_handler: Callable[[Any], None], model: type[SqsRecordModel], logger: Logger
+) -> Callable[[dict, Any], dict]:
+    """A Lambda handler running `record_handler` for each SQS record, parsed into `model`.
 
     A record that raises is reported back to SQS alone (ReportBatchItemFailures) and retried; after the queue's
     maxReceiveCount it lands in the dead-letter queue, whose alarm calls an operator. A malformed body fails the
     same way: it is not a message we can drop silently.
     """
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = BatchProcessor(event_type=EventType.SQS, model=model)
 
     @logger.inject_lambda_context
     def lambda_handler(event: dict, context: Any) -> dict:

@@ -1,4 +1,4 @@
-"""Builds the desk each function needs from its environment, once, at Lambda init.
+"""Builds the use case each function runs, with exactly the ports it uses, from its environment, once, at Lambda init.
 
 A missing or malformed variable fails here, loudly, before the first request — not in the middle of one.
 """
@@ -12,7 +12,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from complaints.adapters.fetch import FetchPolicy
 from complaints.city import City, load_city
-from complaints.domain.desk import MAX_PHOTO_WAIT_SECONDS, ComplaintDesk
+from complaints.domain.desk.classify import Classification
+from complaints.domain.desk.dispatch import Dispatch
+from complaints.domain.desk.intake import MAX_PHOTO_WAIT_SECONDS, Intake
+from complaints.domain.desk.photo_upload import PhotoUploads
 
 
 class Settings(BaseModel):
@@ -75,43 +78,45 @@ def _tickets(settings: Settings):
     return DynamoTicketRepository(settings.tickets_table, first_ticket_no=city(settings.city_config).ticket_no_start)
 
 
-def intake_desk() -> ComplaintDesk:
-    from complaints.adapters.aws import KmsContactVault
+def intake() -> Intake:
+    from complaints.adapters.aws import KmsContactVault, S3PhotoStore, SqsWorkQueue
 
     s = Settings.from_env("photos_bucket", "classify_queue_url", "contact_key_id")
-    return _photo_taking_desk(s, photo_wait_s=s.photo_wait_seconds, contacts=KmsContactVault(s.contact_key_id))
+    return Intake(
+        city=city(s.city_config),
+        tickets=_tickets(s),
+        photos=S3PhotoStore(s.photos_bucket),
+        classify_queue=SqsWorkQueue(s.classify_queue_url),
+        contacts=KmsContactVault(s.contact_key_id),
+        photo_wait_s=s.photo_wait_seconds,
+    )
 
 
 def max_request_bytes() -> int:
     return Settings.from_env().max_request_bytes
 
 
-def once_per_key(name: str, fn):
-    """`fn` behind the Idempotency-Key: see complaints.adapters.idempotency."""
+def once_per_key(name: str, fn, answer):
+    """`fn` (a pydantic model in, the model `answer` out) behind the Idempotency-Key: see
+    complaints.adapters.idempotency."""
     from complaints.adapters.idempotency import OncePerKey
 
-    return OncePerKey(name, fn, Settings.from_env("idempotency_table").idempotency_table)
+    return OncePerKey(name, fn, answer, Settings.from_env("idempotency_table").idempotency_table)
 
 
-def photo_desk() -> ComplaintDesk:
-    s = Settings.from_env("photos_bucket", "classify_queue_url")
-    return _photo_taking_desk(s, keep_photo_originals=s.keep_photo_originals)
-
-
-def _photo_taking_desk(s: Settings, **options) -> ComplaintDesk:
-    """Intake and photo: both store photos and queue tickets for classification."""
+def photo_uploads() -> PhotoUploads:
     from complaints.adapters.aws import S3PhotoStore, SqsWorkQueue
 
-    return ComplaintDesk(
-        city=city(s.city_config),
+    s = Settings.from_env("photos_bucket", "classify_queue_url")
+    return PhotoUploads(
         tickets=_tickets(s),
         photos=S3PhotoStore(s.photos_bucket),
         classify_queue=SqsWorkQueue(s.classify_queue_url),
-        **options,
+        keep_photo_originals=s.keep_photo_originals,
     )
 
 
-def classify_desk() -> ComplaintDesk:
+def classification() -> Classification:
     from complaints.adapters.aws import SqsWorkQueue
     from complaints.classifier.model import TextClassifier
 
@@ -122,7 +127,7 @@ def classify_desk() -> ComplaintDesk:
         # An init error: every batch fails, tickets wait in the queue and then its dead-letter queue (alarms
         # ClassifyFunctionErrorsAlarm and ClassifyDeadLetterQueueAlarm). Say plainly what is wrong.
         raise RuntimeError(f"the classifier model in {s.model_dir} cannot be loaded ({type(e).__name__}: {e})") from e
-    return ComplaintDesk(
+    return Classification(
         city=city(s.city_config),
         tickets=_tickets(s),
         route_queue=SqsWorkQueue(s.route_queue_url),
@@ -130,11 +135,11 @@ def classify_desk() -> ComplaintDesk:
     )
 
 
-def route_desk() -> ComplaintDesk:
+def dispatch() -> Dispatch:
     from complaints.adapters.aws import S3PhotoStore, SnsNotifier
 
     s = Settings.from_env("photos_bucket", "dispatch_topic_arn", "triage_topic_arn", "photo_link_role_arn")
-    return ComplaintDesk(
+    return Dispatch(
         city=city(s.city_config),
         tickets=_tickets(s),
         photos=S3PhotoStore(s.photos_bucket, link_role_arn=s.photo_link_role_arn),
@@ -144,7 +149,7 @@ def route_desk() -> ComplaintDesk:
 
 
 def weibo_channel():
-    """The Weibo poller: the intake desk (same validation, same queue) plus the Weibo API and the mention ledger."""
+    """The Weibo poller: the intake use case (same validation, same queue) plus the Weibo API and the mention ledger."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from complaints.adapters.weibo.dynamo import DynamoMentionLedger
@@ -154,18 +159,18 @@ def weibo_channel():
     s = Settings.from_env(
         "photos_bucket", "classify_queue_url", "weibo_api_base", "weibo_token_parameter", "media_fetch_hosts"
     )
-    desk = intake_desk()
-    if not desk.city.weibo_account:
+    taking = intake()
+    if not taking.city.weibo_account:
         raise RuntimeError(f"{s.city_config}: no weibo_account in [city]; the Weibo poller needs it")
     return WeiboChannel(
-        desk=desk,
+        intake=taking,
         api=WeiboHttpApi(
             s.weibo_api_base,
             weibo_token(s.weibo_token_parameter, SSMProvider()),
             pictures=picture_fetcher(s.media_fetch_hosts),
         ),
         ledger=DynamoMentionLedger(s.tickets_table),
-        account=desk.city.weibo_account,
+        account=taking.city.weibo_account,
     )
 
 

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from complaints.adapters.aws import DynamoTicketRepository, KmsContactVault, S3PhotoStore, SnsNotifier, SqsWorkQueue
 from complaints.city import AGENCY, COPY
+from complaints.domain.errors import MoveNotAllowed
 from complaints.domain.routing import Notice
 from complaints.domain.tickets import HistoryEntry, Status, Ticket, now_iso
 from complaints_tools.local.resources import create_all
@@ -55,10 +56,10 @@ def test_ticket_round_trip_and_conditional_transition(stack):
     repo.create(new_ticket("a" * 32, 7))
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         repo.create(new_ticket("a" * 32, 8))  # an id is never overwritten
-    entry = HistoryEntry(status=Status.CLASSIFIED, at=now_iso(), note="环境保护 0.91")
     fields = {"category": "环境保护", "confidence": 0.91, "top3": [["环境保护", 0.91]], "district": None}
-    assert repo.transition("a" * 32, Status.RECEIVED, entry, fields) is True
-    assert repo.transition("a" * 32, Status.RECEIVED, entry, fields) is False  # someone already did it
+    repo.record_classification("a" * 32, fields, "环境保护 0.91")
+    with pytest.raises(MoveNotAllowed, match="classified"):  # someone already did it
+        repo.record_classification("a" * 32, fields, "环境保护 0.91")
     t = repo.get("a" * 32)
     assert (t.status, t.category, t.confidence, t.ticket_no) == (Status.CLASSIFIED, "环境保护", 0.91, 7)
     assert [h.status for h in t.history] == [Status.RECEIVED, Status.CLASSIFIED]
@@ -163,17 +164,14 @@ def test_work_queue_delays_messages(stack):
 
 def test_a_claim_is_conditional_on_its_holder_and_leaves_no_history(stack):
     repo = DynamoTicketRepository(stack.physical["TicketsTable"]["Ref"])
-    repo.create(new_ticket("c" * 32, 9))
-    at = now_iso()
-    claim = HistoryEntry(status=Status.ROUTING, at=at)
-    fields = {"routing_claim": "w1", "routing_since": at}
-    assert repo.transition("c" * 32, Status.RECEIVED, claim, fields, {"routing_claim": None}, record=False)
+    repo.create(new_ticket("c" * 32, 9).model_copy(update={"status": Status.CLASSIFIED}))
+    repo.claim_routing("c" * 32, "w1")
     # A second worker expecting no claim, or another holder, changes nothing.
-    assert not repo.transition("c" * 32, Status.ROUTING, claim, fields, {"routing_claim": None}, record=False)
-    done = HistoryEntry(status=Status.DISPATCHED, at=now_iso(), note="市生态环境局")
-    free = {"routing_claim": None, "routing_since": None}
-    assert not repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w2"})
-    assert repo.transition("c" * 32, Status.ROUTING, done, free, {"routing_claim": "w1"})
+    with pytest.raises(MoveNotAllowed):
+        repo.claim_routing("c" * 32, "w2")
+    with pytest.raises(MoveNotAllowed, match="another worker"):
+        repo.record_dispatched("c" * 32, "w2", "市生态环境局")
+    repo.record_dispatched("c" * 32, "w1", "市生态环境局")
     ticket = repo.get("c" * 32)
     assert ticket.status is Status.DISPATCHED and ticket.routing_claim is None and ticket.routing_since is None
     assert [h.status for h in ticket.history] == ["received", "dispatched"]

@@ -19,7 +19,10 @@ from complaints.adapters.memory import (
 from complaints.classifier.evidence import Evidence
 from complaints.classifier.model import Prediction, TextClassifier
 from complaints.domain import routing
-from complaints.domain.desk import ComplaintDesk, NewComplaint, PhotoUpload
+from complaints.domain.desk.classify import Classification
+from complaints.domain.desk.dispatch import Dispatch
+from complaints.domain.desk.intake import Intake, NewComplaint, PhotoUpload
+from complaints.domain.desk.photo_upload import PhotoUploads
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
 from complaints.domain.tickets import Location, Status, photo_keys
 
@@ -40,18 +43,39 @@ class FailingQueue(MemoryQueue):
         raise ConnectionError("queue down")
 
 
+class Desk:
+    """The four use cases over one set of in-memory adapters, as the functions share one table, bucket and queues.
+
+    `desk.submit(...)`, `desk.route(...)` call the use case that has them; setting an attribute (a notifier, a
+    lease) sets it on every use case that has one.
+    """
+
+    def __init__(self, city, confidence, category, classify_queue) -> None:
+        tickets, photos, queue = MemoryTicketRepository(city.ticket_no_start), MemoryPhotoStore(), classify_queue
+        self.__dict__["use_cases"] = [
+            Intake(city, tickets, photos, queue, MemoryContactVault()),
+            PhotoUploads(tickets, photos, queue),
+            Classification(city, tickets, MemoryQueue(), FixedClassifier(category, confidence)),
+            Dispatch(city, tickets, photos, MemoryNotifier(), threshold=0.6),
+        ]
+        self.__dict__["intake"] = self.use_cases[0]
+
+    def __getattr__(self, name):
+        for use_case in self.use_cases:
+            if hasattr(use_case, name):
+                return getattr(use_case, name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name, value) -> None:
+        owners = [u for u in self.use_cases if hasattr(u, name)]
+        if not owners:
+            raise AttributeError(name)
+        for use_case in owners:
+            setattr(use_case, name, value)
+
+
 def make_desk(city, confidence=0.9, category="环境保护", classify_queue=None):
-    return ComplaintDesk(
-        city=city,
-        tickets=MemoryTicketRepository(city.ticket_no_start),
-        photos=MemoryPhotoStore(),
-        classify_queue=classify_queue or MemoryQueue(),
-        route_queue=MemoryQueue(),
-        notifier=MemoryNotifier(),
-        classifier=FixedClassifier(category, confidence),
-        contacts=MemoryContactVault(),
-        threshold=0.6,
-    )
+    return Desk(city, confidence, category, classify_queue or MemoryQueue())
 
 
 def jpeg_b64(size=(800, 600)) -> str:

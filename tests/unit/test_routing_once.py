@@ -6,7 +6,8 @@ import pytest
 from test_desk import make_desk
 
 from complaints.adapters.memory import MemoryNotifier
-from complaints.domain.desk import NewComplaint, PartlyPublished
+from complaints.domain.desk.dispatch import PartlyPublished
+from complaints.domain.desk.intake import NewComplaint
 from complaints.domain.errors import RoutingInProgress
 from complaints.domain.tickets import Status
 
@@ -168,16 +169,16 @@ def test_triage_reads_the_text_with_personal_numbers_masked(city):
 
 
 def test_recording_a_published_ticket_outlasts_a_burst_of_throttling(city, monkeypatch):
-    monkeypatch.setattr("complaints.domain.desk.time.sleep", lambda s: None)
+    monkeypatch.setattr("complaints.domain.desk.dispatch.time.sleep", lambda s: None)
     desk, ticket_id = classified(city)
-    real, failures = desk.tickets.transition, iter([True, True, True])
+    real, failures = desk.tickets.record_dispatched, iter([True, True, True])
 
-    def throttled(ticket_id, from_status, entry, *args, **kwargs):
-        if from_status is Status.ROUTING and next(failures, False):
+    def throttled(*args, **kwargs):
+        if next(failures, False):
             raise ConnectionError("ProvisionedThroughputExceeded")
-        return real(ticket_id, from_status, entry, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    desk.tickets.transition = throttled
+    desk.tickets.record_dispatched = throttled
     assert desk.route(ticket_id) is Status.DISPATCHED
     assert audiences(desk.notifier) == ["agency", "copy"]
     assert next(failures, "spent") == "spent"  # all three failures happened

@@ -276,14 +276,14 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     from complaints.domain.weibo_channel import WeiboChannel
 
     desk = make_desk(city)
-    channel = WeiboChannel(desk=desk, api=api, ledger=ledger, account=city.weibo_account, sleep=lambda s: None)
+    channel = WeiboChannel(intake=desk.intake, api=api, ledger=ledger, account=city.weibo_account, sleep=lambda s: None)
     first = channel.poll()
     assert (first.created, first.skipped, first.replies_sent) == (7, 2, 7)
     assert first.skip_reasons == {"repost_of_own_post": 1, "empty": 1}
     tickets = list(desk.tickets.items.values())
     assert sum(1 for t in tickets if t.photo) == 3  # four have pictures; one is a hotlink page, not a JPEG
     assert sum(1 for t in tickets if t.location) == 2
-    again = WeiboChannel(desk=desk, api=api, ledger=ledger, account=city.weibo_account).poll()
+    again = WeiboChannel(intake=desk.intake, api=api, ledger=ledger, account=city.weibo_account).poll()
     assert (again.created, again.replies_sent, len(fake.comments)) == (0, 0, 7)
     numbers = sorted(t.ticket_no for t in tickets)
     assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
@@ -296,7 +296,7 @@ def test_a_malformed_mention_from_weibo_is_skipped_and_later_polls_go_on(ledger,
 
     newest = max(int(s["idstr"]) for s in fake.statuses)
     fake.add_mention({"idstr": str(newest + 1), "text": "@瑞网议事厅 没有时间", "user": {"screen_name": "x"}})
-    channel = WeiboChannel(desk=make_desk(city), api=api, ledger=ledger, account=city.weibo_account)
+    channel = WeiboChannel(intake=make_desk(city).intake, api=api, ledger=ledger, account=city.weibo_account)
     first = channel.poll()
     assert (first.created, first.malformed, first.stopped) == (7, 1, None)
     assert (ledger.record(str(newest + 1)).state, ledger.record(str(newest + 1)).reason) == ("skipped", "malformed")

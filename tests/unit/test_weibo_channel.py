@@ -43,7 +43,7 @@ def world(city):
 
         def channel(self, **kw) -> WeiboChannel:
             return WeiboChannel(
-                desk=self.desk,
+                intake=self.desk.intake,
                 api=self.api,
                 ledger=self.ledger,
                 account=ACCOUNT,
@@ -145,14 +145,14 @@ def test_a_weibo_tickets_id_cannot_be_worked_out_from_its_public_mention(world, 
     for mention_id, ticket_id in ids.items():
         assert ticket_id not in (uuid.uuid5(_OLD_NAMESPACE, f"weibo:{mention_id}").hex, mention_id)
     # The same mentions on another desk get other ids: nothing about a mention fixes its ticket's id.
-    again = WeiboChannel(desk=make_desk(city), api=world.api, ledger=MemoryMentionLedger(), account=ACCOUNT)
+    again = WeiboChannel(intake=make_desk(city).intake, api=world.api, ledger=MemoryMentionLedger(), account=ACCOUNT)
     again.poll()
-    assert not set(ids.values()) & set(again.desk.tickets.items)
+    assert not set(ids.values()) & set(again.intake.tickets.items)
 
 
 def test_a_crash_before_the_ticket_exists_waits_for_the_claim_to_expire(world):
     world.api.statuses = [mention(1)]
-    restore = crash_once(world.desk, "submit")
+    restore = crash_once(world.desk.intake, "submit")
     with pytest.raises(Crash):
         world.channel().poll()
     restore()

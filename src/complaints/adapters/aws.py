@@ -12,7 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from complaints.domain.errors import PhotoTooLarge
-from complaints.domain.tickets import HistoryEntry, Status, Ticket
+from complaints.domain.lifecycle import Move, TicketMoves, refused
+from complaints.domain.tickets import HistoryEntry, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
 
@@ -31,8 +32,9 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
-class DynamoTicketRepository:
-    """Tickets in one table keyed by `pk`: `ticket#<id>` items and the `counter#ticket_no` item."""
+class DynamoTicketRepository(TicketMoves):
+    """Tickets in one table keyed by `pk`: `ticket#<id>` items and the `counter#ticket_no` item. Every move is one
+    conditional UpdateItem (see lifecycle.TicketMoves)."""
 
     def __init__(self, table_name: str, first_ticket_no: int = 1, client: Any = None) -> None:
         self.table = (client or boto3.resource("dynamodb")).Table(table_name)
@@ -64,24 +66,22 @@ class DynamoTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.table.delete_item(Key={"pk": f"ticket#{ticket_id}"})
 
-    def transition(
-        self,
-        ticket_id: str,
-        from_status: Status,
-        entry: HistoryEntry,
-        fields: dict[str, Any],
-        expect: dict[str, Any] | None = None,
-        record: bool = True,
-    ) -> bool:
+    def _write(
+        self, ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+    ) -> None:
         names = {"#s": "status"}
-        values = {":from": from_status.value, ":to": entry.status.value}
+        values = {":to": move.target.value}
         sets = ["#s = :to"]
-        if record:
+        if entry is not None:
             names["#h"] = "history"
             values[":entry"] = _to_dynamo([entry.model_dump(mode="json", exclude_none=True)])
             sets.append("#h = list_append(#h, :entry)")
-        conditions = ["#s = :from"]
-        for i, (key, value) in enumerate(sorted((expect or {}).items())):
+        sources = []
+        for i, source in enumerate(sorted(move.sources)):
+            values[f":from{i}"] = source.value
+            sources.append(f":from{i}")
+        conditions = [f"#s IN ({', '.join(sources)})"]
+        for i, (key, value) in enumerate(sorted(expect.items())):
             names[f"#e{i}"] = key
             if value is None:
                 conditions.append(f"attribute_not_exists(#e{i})")
@@ -104,12 +104,19 @@ class DynamoTicketRepository:
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                # A lost race says where the ticket is now, from the same read as the refusal: no second read.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as e:
             if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                raise refused(move, _status_of(e.response.get("Item"))) from None
             raise
-        return True
+
+
+def _status_of(item: dict[str, Any] | None) -> str | None:
+    """The status in the item a failed condition returns: low-level DynamoDB JSON (`{"S": ...}`), or plain."""
+    status = (item or {}).get("status")
+    return status.get("S") if isinstance(status, dict) else status
 
 
 # SigV4 links: required in newer regions, and they carry their expiry (at most 7 days).

@@ -7,7 +7,7 @@ the same body gets that answer again, without running anything. The same key wit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -19,6 +19,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, field_serializer
 
 from complaints.domain.errors import IdempotencyKeyReused, RequestInProgress, TemporarilyUnavailable
 
@@ -26,12 +28,33 @@ from complaints.domain.errors import IdempotencyKeyReused, RequestInProgress, Te
 # receipt) do not pile up: DynamoDB's TTL deletes them.
 KEEP_ANSWERS_SECONDS = 24 * 3600
 
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
-class OncePerKey:
-    """`run(key, payload)` calls `fn(payload)` at most once per key (per `name`) and returns its answer."""
+
+class Keyed(BaseModel):
+    """What the idempotency record is made from: the key names it, the payload's hash guards it."""
+
+    key: str
+    payload: BaseModel
+
+    @field_serializer("payload")
+    def _as_sent(self, payload: BaseModel) -> dict:
+        # Absent fields stay absent, as in the body: the hash of a body is the one kept before this was a model.
+        return payload.model_dump(mode="json", exclude_none=True)
+
+
+class OncePerKey(Generic[In, Out]):
+    """`run(key, payload)` calls `fn(payload)` at most once per key (per `name`) and returns its answer, kept and
+    given back as the model `fn` returns (Powertools' PydanticSerializer)."""
 
     def __init__(
-        self, name: str, fn: Callable[[dict], dict], table_name: str, expires_after_s: int = KEEP_ANSWERS_SECONDS
+        self,
+        name: str,
+        fn: Callable[[In], Out],
+        answer: type[Out],
+        table_name: str,
+        expires_after_s: int = KEEP_ANSWERS_SECONDS,
     ) -> None:
         self.config = IdempotencyConfig(
             event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=expires_after_s
@@ -39,10 +62,14 @@ class OncePerKey:
         persistence = DynamoDBPersistenceLayer(table_name=table_name)
 
         @idempotent_function(
-            data_keyword_argument="request", persistence_store=persistence, config=self.config, key_prefix=name
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=self.config,
+            key_prefix=name,
+            output_serializer=PydanticSerializer(answer),
         )
-        def call(request: dict) -> dict:
-            return fn(request["payload"])
+        def call(request: Keyed) -> Out:
+            return fn(request.payload)
 
         self._call = call
 
@@ -50,9 +77,9 @@ class OncePerKey:
         """With the Lambda context, a request whose function died mid-way stops blocking its key at the timeout."""
         self.config.register_lambda_context(context)
 
-    def run(self, key: str, payload: dict) -> dict:
+    def run(self, key: str, payload: In) -> Out:
         try:
-            return self._call(request={"key": key, "payload": payload})
+            return self._call(request=Keyed(key=key, payload=payload))
         except IdempotencyValidationError as e:
             raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body") from e
         except IdempotencyAlreadyInProgressError as e:

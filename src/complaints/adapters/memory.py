@@ -6,10 +6,11 @@ import copy
 from typing import Any
 
 from complaints.domain.errors import PhotoTooLarge
-from complaints.domain.tickets import HistoryEntry, Status, Ticket
+from complaints.domain.lifecycle import Move, TicketMoves, refused
+from complaints.domain.tickets import HistoryEntry, Ticket
 
 
-class MemoryTicketRepository:
+class MemoryTicketRepository(TicketMoves):
     def __init__(self, first_ticket_no: int = 1) -> None:
         self.items: dict[str, Ticket] = {}
         self._next = first_ticket_no
@@ -30,25 +31,16 @@ class MemoryTicketRepository:
     def delete(self, ticket_id: str) -> None:
         self.items.pop(ticket_id, None)
 
-    def transition(
-        self,
-        ticket_id: str,
-        from_status: Status,
-        entry: HistoryEntry,
-        fields: dict[str, Any],
-        expect: dict[str, Any] | None = None,
-        record: bool = True,
-    ) -> bool:
+    def _write(
+        self, ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+    ) -> None:
         t = self.items.get(ticket_id)
-        if t is None or t.status is not from_status:
-            return False
-        if any(getattr(t, k) != v for k, v in (expect or {}).items()):
-            return False
+        if t is None or t.status not in move.sources or any(getattr(t, k) != v for k, v in expect.items()):
+            raise refused(move, t.status if t else None)
         data = t.model_dump() | fields
-        data["status"] = entry.status
-        data["history"] = [*t.history, entry] if record else t.history
+        data["status"] = move.target
+        data["history"] = [*t.history, entry] if entry is not None else t.history
         self.items[ticket_id] = Ticket.model_validate(data)
-        return True
 
 
 class MemoryPhotoStore:

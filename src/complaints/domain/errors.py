@@ -57,3 +57,15 @@ class RequestInProgress(DeskError):
     """A request with this Idempotency-Key is being handled right now (409); retry in a moment."""
 
     code = "request_in_progress"
+
+
+class MoveNotAllowed(DeskError):
+    """A move the lifecycle table does not allow from the ticket's current state, or not to this actor, or one
+    another actor made first (409): the ticket has moved on; `state` says where it is now (None: no such ticket)."""
+
+    code = "move_not_allowed"
+
+    def __init__(self, message: str, move: str, state: str | None) -> None:
+        super().__init__(message)
+        self.move = move
+        self.state = state

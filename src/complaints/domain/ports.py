@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from complaints.domain.tickets import HistoryEntry, Status, Ticket
+from complaints.domain.tickets import Actor, Ticket, TicketPhoto
 
 
 class TicketRepository(Protocol):
@@ -18,22 +18,56 @@ class TicketRepository(Protocol):
 
     def delete(self, ticket_id: str) -> None: ...
 
-    def transition(
-        self,
-        ticket_id: str,
-        from_status: Status,
-        entry: HistoryEntry,
-        fields: dict[str, Any],
-        expect: dict[str, Any] | None = None,
-        record: bool = True,
-    ) -> bool:
-        """Move a ticket from `from_status` to `entry.status`, set `fields` (None removes one), append `entry` to
-        its history unless `record` is False.
+    # The moves of lifecycle.MOVES, one method each (lifecycle.TicketMoves implements them over the adapter's one
+    # conditional write). Each raises MoveNotAllowed, changing nothing, when the ticket is not in a state the move
+    # starts from (another worker or actor got there first), or the routing claim is not the expected one.
+    def attach_photo(self, ticket_id: str, fields: dict[str, Any]) -> None:
+        """awaiting_photo → received: the uploaded photo was processed; `fields` are what it sets."""
 
-        Returns False (and changes nothing) when the ticket is no longer in `from_status`, or a field named in
-        `expect` does not hold the expected value: another worker got there first, so the caller treats the step
-        as done (or as not its own).
-        """
+    def refuse_photo(self, ticket_id: str, photo: TicketPhoto) -> None:
+        """awaiting_photo → photo_rejected, with the reason in `photo`."""
+
+    def end_photo_wait(self, ticket_id: str, photo: TicketPhoto) -> None:
+        """awaiting_photo → received: no photo came in time (`photo` says so)."""
+
+    def record_classification(self, ticket_id: str, fields: dict[str, Any], note: str) -> None:
+        """received | photo_rejected → classified, with the category and district fields."""
+
+    def claim_routing(self, ticket_id: str, claim: str) -> None:
+        """classified → routing, held by `claim` since now, if no other worker holds it. No history: a lease."""
+
+    def take_over_routing(self, ticket_id: str, claim: str, stale_claim: str | None) -> None:
+        """routing → routing: a claim whose lease is over becomes `claim`'s, if it is still `stale_claim`."""
+
+    def release_routing(self, ticket_id: str, claim: str, notified: list[str] | None = None) -> None:
+        """routing → classified, for a retry; `notified`: the audiences whose notice went out already."""
+
+    def record_dispatched(self, ticket_id: str, claim: str, note: str | None) -> None:
+        """routing → dispatched, if `claim` still holds it."""
+
+    def record_sent_to_triage(self, ticket_id: str, claim: str, note: str | None, reason: str | None) -> None:
+        """routing → triage, with the triage reason, if `claim` still holds it."""
+
+    def accept(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
+        """dispatched | reopened → accepted (签收), by the agency."""
+
+    def answer(self, ticket_id: str, actor: Actor, answer: str) -> None:
+        """accepted → answered (答复), by the agency."""
+
+    def return_ticket(self, ticket_id: str, actor: Actor, reason: str) -> None:
+        """dispatched | accepted → returned (退单), by the agency, with the reason."""
+
+    def return_to_triage(self, ticket_id: str, note: str | None = None) -> None:
+        """returned → triage."""
+
+    def reassign(self, ticket_id: str, actor: Actor, department: str, note: str | None = None) -> None:
+        """triage → dispatched (改派), by the triage desk, to any agency's `department`."""
+
+    def reopen(self, ticket_id: str, actor: Actor, reason: str) -> None:
+        """answered → reopened (重办), by the citizen."""
+
+    def close(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
+        """answered → closed (办结), by the citizen, or the system when the deadline passes."""
 
 
 class PhotoStore(Protocol):

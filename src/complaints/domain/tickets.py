@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from complaints.domain import clock
 
@@ -24,6 +24,12 @@ class Status(StrEnum):
     ROUTING = "routing"
     DISPATCHED = "dispatched"
     TRIAGE = "triage"
+    # The agency's side, next (issue 11); the moves between them are in lifecycle.MOVES.
+    ACCEPTED = "accepted"  # 签收: the agency signed for it
+    ANSWERED = "answered"  # 答复: the agency answered the citizen
+    RETURNED = "returned"  # 退单: the agency sent it back, with a reason; it goes to triage
+    REOPENED = "reopened"  # 重办: the citizen was not satisfied with the answer
+    CLOSED = "closed"  # 办结
 
 
 def new_ticket_id() -> str:
@@ -80,10 +86,46 @@ def photo_keys(ticket_id: str) -> dict[str, str]:
     }
 
 
+class ActorKind(StrEnum):
+    SYSTEM = "system"  # the desk's own functions
+    AGENCY = "agency"  # staff of the agency a ticket is dispatched to
+    TRIAGE = "triage"  # staff of the triage desk
+    CITIZEN = "citizen"  # the citizen holding the ticket's receipt
+
+
+class Actor(BaseModel):
+    """Who made a move. Staff are named by their agency's id and their user id in the staff user pool (its `sub`):
+    never by an e-mail address, which would put a person's address in every ticket they touch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ActorKind
+    agency: str | None = None
+    user: str | None = None
+
+    @model_validator(mode="after")
+    def _staff_are_named(self) -> Actor:
+        staff = self.kind in (ActorKind.AGENCY, ActorKind.TRIAGE)
+        if staff != bool(self.agency and self.user):
+            raise ValueError("agency and triage staff are named by agency and user; nobody else is")
+        if self.user and "@" in self.user:
+            raise ValueError("a staff user is named by their user id, not an e-mail address")
+        return self
+
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM)
+
+
 class HistoryEntry(BaseModel):
+    """One step in a ticket's history. `move` and `actor` are recorded from issue 11 on; older entries lack them."""
+
     status: Status
     at: str
     note: str | None = None
+    move: str | None = None
+    actor: Actor | None = None
+
+
+_PUBLIC_STEP = {"status", "at", "note"}
 
 
 class Ticket(BaseModel):
@@ -109,7 +151,7 @@ class Ticket(BaseModel):
     # The classifier found too little in its language to go on: no category, and the ticket goes to triage.
     no_evidence: bool | None = None
     triage_reason: TriageReason | None = None
-    # The route worker holding the ticket (status `routing`) and since when; see ComplaintDesk.route.
+    # The route worker holding the ticket (status `routing`) and since when; see desk.dispatch.Dispatch.route.
     routing_claim: str | None = None
     routing_since: str | None = None
     # The audiences already notified of this routing (routing.AGENCY, COPY, TRIAGE), so a retry sends only the rest.
@@ -136,7 +178,8 @@ class Ticket(BaseModel):
             "district": self.district,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "created_at": self.created_at,
-            "history": [h.model_dump(exclude_none=True, mode="json") for h in self.history],
+            # Who did what stays with the desk: the citizen sees each step's status, time and note.
+            "history": [h.model_dump(include=_PUBLIC_STEP, exclude_none=True, mode="json") for h in self.history],
             "photo": photo,
             "location": self.location.model_dump(mode="json") if self.location else None,
             # Why a person, not the model, will route it: an app can tell an English writer so in English.

@@ -1,7 +1,7 @@
 """The Weibo channel: each new @-mention becomes a ticket exactly once and gets a comment with its number.
 
 One run (`poll`) pages back through the mentions newer than the cursor, handles them oldest first — a ticket
-through the same desk service the API uses, or a recorded skip — and moves the cursor past each one handled.
+through the same intake use case the API uses, or a recorded skip — and moves the cursor past each one handled.
 Then it posts the replies still pending. What makes it safe to crash anywhere and to overlap with another run:
 
 - a claim (with a lease) on the mention stops two runs from creating the same ticket at the same time, and records
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from complaints.domain.desk import ComplaintDesk, NewComplaint, Receipt
+from complaints.domain.desk.intake import Intake, NewComplaint, Receipt
 from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable
 from complaints.domain.tickets import new_ticket_id
 from complaints.domain.weibo import (
@@ -68,7 +68,7 @@ class PollOutcome:
 
 @dataclass
 class WeiboChannel:
-    desk: ComplaintDesk
+    intake: Intake
     api: WeiboApi
     ledger: MentionLedger
     account: str  # our account's screen name, as it appears in @-mentions
@@ -151,7 +151,7 @@ class WeiboChannel:
             log.info("Weibo mention skipped", extra={"reason": reason})
             self._skip(mention_id, reason, outcome)
             return True
-        existing = self.desk.tickets.get(record.ticket_id) if record is not None and record.ticket_id else None
+        existing = self.intake.tickets.get(record.ticket_id) if record is not None and record.ticket_id else None
         if existing is not None:
             # A run crashed after creating the ticket its claim chose: finish its bookkeeping, do not create another.
             self.ledger.mark_ticketed(mention_id, existing.id, existing.ticket_no, self.clock())
@@ -187,13 +187,13 @@ class WeiboChannel:
             ticket_id=ticket_id,
         )
         try:
-            return self.desk.submit(complaint)
+            return self.intake.submit(complaint)
         except (PhotoRejected, PhotoTooLarge) as e:
             # The complaint stands without its picture; the desk checks photos before storing anything.
             log.warning(
                 "Weibo picture rejected; ticket without photo", extra={"ticket_id": ticket_id, "why": e.message}
             )
-            return self.desk.submit(replace(complaint, photo_base64=None))
+            return self.intake.submit(replace(complaint, photo_base64=None))
 
     def _picture(self, status: WeiboStatus, ticket_id: str) -> str | None:
         url = picture_url(status)
@@ -215,7 +215,7 @@ class WeiboChannel:
         due = sorted((r for r in self.ledger.pending_replies() if r.next_at <= now), key=lambda r: r.ticket_no)
         for reply in due:
             try:
-                self._call(self.api.comment, reply.mention_id, reply_text(reply.ticket_no, self.desk.city))
+                self._call(self.api.comment, reply.mention_id, reply_text(reply.ticket_no, self.intake.city))
             except WeiboRateLimited:
                 outcome.stopped = outcome.stopped or "rate_limited"
                 return

@@ -1,0 +1,89 @@
+"""Classify: predict a received ticket's category and district, then queue it for routing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from complaints.city import City
+from complaints.domain.desk.photo_upload import end_photo_wait
+from complaints.domain.errors import MoveNotAllowed
+from complaints.domain.ports import Classifier, TicketRepository, WorkQueue
+from complaints.domain.tickets import Status
+
+log = logging.getLogger("complaints")
+
+
+@dataclass
+class Classification:
+    city: City
+    tickets: TicketRepository
+    route_queue: WorkQueue
+    classifier: Classifier
+
+    def classify(self, ticket_id: str) -> Status | None:
+        """Classify a received ticket and queue it for routing. Safe to repeat for the same ticket."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            log.warning("classify: no such ticket", extra={"ticket_id": ticket_id})
+            return None
+        if ticket.status is Status.AWAITING_PHOTO:
+            # The delayed message sent at intake: the wait for the photo is over.
+            ticket = end_photo_wait(self.tickets, ticket)
+        if ticket.status in (Status.RECEIVED, Status.PHOTO_REJECTED):
+            prediction = self.classifier.predict(ticket.text)
+            loc = ticket.location
+            match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
+            fields = {
+                **_category_fields(self.city, prediction),
+                "no_evidence": prediction.no_evidence,
+                "district": match.district.name if match.district else None,
+                "district_source": match.source,
+            }
+            if prediction.no_evidence:
+                # The model's guess is kept out of the ticket, where it would read as a suggestion; the log has it.
+                log.info(
+                    "no evidence for a category",
+                    extra={
+                        "ticket_id": ticket_id,
+                        "guess": prediction.category,
+                        "confidence": prediction.confidence,
+                        "known_terms": prediction.evidence.known_terms,
+                        "script_share": round(prediction.evidence.script_share, 2),
+                    },
+                )
+                note = "无法判断类别"
+            else:
+                note = f"{prediction.category} {prediction.confidence:.2f}"
+            try:
+                self.tickets.record_classification(ticket_id, fields, note)
+                ticket = ticket.model_copy(update={**fields, "status": Status.CLASSIFIED})
+            except MoveNotAllowed:
+                ticket = self.tickets.get(ticket_id)  # another worker classified it meanwhile
+        if ticket.status is Status.CLASSIFIED:
+            # Also reached on a redelivery after a crash between the update and the send: routing is idempotent.
+            self.route_queue.send({"ticket_id": ticket_id})
+        log.info(
+            "ticket classified",
+            extra={
+                "ticket_id": ticket_id,
+                "category": ticket.category,
+                "confidence": ticket.confidence,
+                "no_evidence": ticket.no_evidence,
+                "district": ticket.district,
+            },
+        )
+        return ticket.status
+
+
+def _category_fields(city: City, prediction) -> dict:
+    """What a prediction says about the ticket's category; nothing when the model had no evidence for one."""
+    if prediction.no_evidence:
+        return {"category": None, "confidence": None, "top3": None, "department": None}
+    department = city.department_for(prediction.category)
+    return {
+        "category": prediction.category,
+        "confidence": prediction.confidence,
+        "top3": [[c, p] for c, p in prediction.top3],
+        "department": department.name if department else None,
+    }

@@ -1,0 +1,198 @@
+"""The transition table: every move from every state, by every kind of actor, through both ticket repositories."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from moto import mock_aws
+
+from complaints.adapters.aws import DynamoTicketRepository
+from complaints.adapters.memory import MemoryTicketRepository
+from complaints.domain import lifecycle
+from complaints.domain.errors import MoveNotAllowed
+from complaints.domain.tickets import Actor, ActorKind, HistoryEntry, Status, Ticket, TicketPhoto, now_iso
+
+S = Status
+# The lifecycle as issue 11 states it, written out again so that the table can be wrong: (from, to) → who.
+EXPECTED = {
+    (S.AWAITING_PHOTO, S.RECEIVED): {"system"},  # photo processed, or the wait is over
+    (S.AWAITING_PHOTO, S.PHOTO_REJECTED): {"system"},
+    (S.RECEIVED, S.CLASSIFIED): {"system"},
+    (S.PHOTO_REJECTED, S.CLASSIFIED): {"system"},
+    (S.CLASSIFIED, S.ROUTING): {"system"},
+    (S.ROUTING, S.ROUTING): {"system"},  # a claim whose lease is over, taken over
+    (S.ROUTING, S.CLASSIFIED): {"system"},  # released for a retry
+    (S.ROUTING, S.DISPATCHED): {"system"},
+    (S.ROUTING, S.TRIAGE): {"system"},
+    (S.DISPATCHED, S.ACCEPTED): {"agency"},
+    (S.REOPENED, S.ACCEPTED): {"agency"},
+    (S.ACCEPTED, S.ANSWERED): {"agency"},
+    (S.ANSWERED, S.CLOSED): {"citizen", "system"},
+    (S.ANSWERED, S.REOPENED): {"citizen"},
+    (S.DISPATCHED, S.RETURNED): {"agency"},
+    (S.ACCEPTED, S.RETURNED): {"agency"},
+    (S.RETURNED, S.TRIAGE): {"system"},
+    (S.TRIAGE, S.DISPATCHED): {"triage"},
+}
+
+ACTORS = {
+    ActorKind.SYSTEM: Actor(kind="system"),
+    ActorKind.AGENCY: Actor(kind="agency", agency="eco", user="0f6c7a1e-agency-user"),
+    ActorKind.TRIAGE: Actor(kind="triage", agency="triage-desk", user="2b9d33c4-triage-user"),
+    ActorKind.CITIZEN: Actor(kind="citizen"),
+}
+AGENCY, TRIAGE, CITIZEN = ACTORS[ActorKind.AGENCY], ACTORS[ActorKind.TRIAGE], ACTORS[ActorKind.CITIZEN]
+PHOTO = TicketPhoto(status="missing", reason="no photo arrived in time")
+# Each move through its named repository method; routing moves as the worker holding claim "w1".
+CALLS = {
+    "attach_photo": lambda repo, t: repo.attach_photo(t, {"photo": {"status": "ready"}}),
+    "refuse_photo": lambda repo, t: repo.refuse_photo(t, PHOTO.model_copy(update={"status": "rejected"})),
+    "end_photo_wait": lambda repo, t: repo.end_photo_wait(t, PHOTO),
+    "classify": lambda repo, t: repo.record_classification(t, {"category": "环境保护"}, "环境保护 0.91"),
+    "claim_routing": lambda repo, t: repo.claim_routing(t, "w2"),
+    "take_over_routing": lambda repo, t: repo.take_over_routing(t, "w2", "w1"),
+    "release_routing": lambda repo, t: repo.release_routing(t, "w1", ["agency"]),
+    "dispatch": lambda repo, t: repo.record_dispatched(t, "w1", "市生态环境局"),
+    "send_to_triage": lambda repo, t: repo.record_sent_to_triage(t, "w1", "置信度低", "low_confidence"),
+    "accept": lambda repo, t: repo.accept(t, AGENCY),
+    "answer": lambda repo, t: repo.answer(t, AGENCY, "已清理"),
+    "return": lambda repo, t: repo.return_ticket(t, AGENCY, "不属于本单位职责"),
+    "return_to_triage": lambda repo, t: repo.return_to_triage(t),
+    "reassign": lambda repo, t: repo.reassign(t, TRIAGE, "市综合行政执法局"),
+    "reopen": lambda repo, t: repo.reopen(t, CITIZEN, "垃圾还在"),
+    "close": lambda repo, t: repo.close(t, CITIZEN),
+}
+
+
+def ticket_in(state: Status, ticket_id: str = "a" * 32) -> Ticket:
+    now = now_iso()
+    return Ticket(
+        id=ticket_id,
+        ticket_no=1,
+        status=state,
+        text="上望街道有人烧垃圾",
+        channel="app",
+        created_at=now,
+        receipt_hash="h",
+        history=[HistoryEntry(status=S.RECEIVED, at=now)],
+        # A ticket in `routing` is held by worker w1 (since long ago: its lease may be over).
+        routing_claim="w1" if state is S.ROUTING else None,
+        routing_since="2020-01-01T00:00:00.000Z" if state is S.ROUTING else None,
+    )
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def repo(request, aws_credentials):
+    if request.param == "memory":
+        yield MemoryTicketRepository()
+        return
+    import boto3
+
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="tickets",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoTicketRepository("tickets")
+
+
+def test_the_table_has_exactly_the_moves_of_the_issue_and_a_named_method_for_each():
+    table = {}
+    for move in lifecycle.MOVES.values():
+        for source in move.sources:
+            table.setdefault((source, move.target), set()).update(a.value for a in move.actors)
+    assert table == EXPECTED
+    assert set(CALLS) == set(lifecycle.MOVES)
+
+
+@pytest.mark.parametrize(("source", "target"), list(itertools.product(S, S)))
+def test_a_state_leads_to_another_only_by_a_move_of_the_table(source, target):
+    assert lifecycle.allowed(source, target) is ((source, target) in EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("move", "state", "actor"), list(itertools.product(lifecycle.MOVES, S, ActorKind)), ids=lambda v: str(v)
+)
+def test_who_may_make_a_move_and_from_where(move, state, actor):
+    m = lifecycle.MOVES[move]
+    expected = (state, m.target) in EXPECTED and actor.value in EXPECTED[(state, m.target)]
+    assert m.permits(state, actor) is (expected and state in m.sources)
+
+
+@pytest.mark.parametrize(("move", "state"), list(itertools.product(lifecycle.MOVES, S)), ids=lambda v: str(v))
+def test_every_move_through_the_repository_from_every_state(repo, move, state):
+    m = lifecycle.MOVES[move]
+    repo.create(ticket_in(state))
+    before = repo.get("a" * 32)
+    if state in m.sources:
+        CALLS[move](repo, "a" * 32)
+        after = repo.get("a" * 32)
+        assert after.status is m.target
+        if m.recorded:
+            (entry,) = after.history[len(before.history) :]
+            assert (entry.status, entry.move) == (m.target, move)
+            assert entry.actor.kind in m.actors
+        else:  # a claim is a lease, not a step
+            assert after.history == before.history
+    else:
+        with pytest.raises(MoveNotAllowed) as refused:
+            CALLS[move](repo, "a" * 32)
+        assert refused.value.state == state.value and state.value in refused.value.message
+        assert repo.get("a" * 32) == before
+
+
+@pytest.mark.parametrize("move", [m for m in lifecycle.MOVES if lifecycle.MOVES[m].actors != {ActorKind.SYSTEM}])
+def test_an_actor_the_table_does_not_name_changes_nothing(repo, move):
+    m = lifecycle.MOVES[move]
+    (state,) = sorted(m.sources)[:1]
+    repo.create(ticket_in(state))
+    wrong = next(a for kind, a in ACTORS.items() if kind not in m.actors and kind is not ActorKind.SYSTEM)
+    method = {"return": "return_ticket"}.get(move, move)
+    args = {"answer": ["已清理"], "return": ["理由"], "reassign": ["市综合行政执法局"], "reopen": ["垃圾还在"]}
+    with pytest.raises(MoveNotAllowed, match=f"{wrong.kind.value} may not"):
+        getattr(repo, method)("a" * 32, wrong, *args.get(move, []))
+    assert repo.get("a" * 32).status is state
+
+
+def test_a_move_on_no_ticket_says_so(repo):
+    with pytest.raises(MoveNotAllowed) as refused:
+        repo.accept("f" * 32, AGENCY)
+    assert refused.value.state is None
+
+
+@pytest.mark.parametrize(
+    ("state", "first", "second"),
+    [
+        (S.CLASSIFIED, "claim_routing", "claim_routing"),  # two route workers
+        (S.ROUTING, "take_over_routing", "take_over_routing"),  # two take over the same stale claim
+        (S.DISPATCHED, "accept", "accept"),  # two of the agency's staff sign for it at once
+        (S.ANSWERED, "close", "reopen"),  # the deadline closes it as the citizen reopens it
+        (S.AWAITING_PHOTO, "attach_photo", "end_photo_wait"),
+    ],
+)
+def test_of_two_racing_moves_one_wins_and_the_other_is_told_where_the_ticket_is(repo, state, first, second):
+    repo.create(ticket_in(state))
+    CALLS[first](repo, "a" * 32)
+    moved = repo.get("a" * 32)
+    with pytest.raises(MoveNotAllowed) as lost:
+        CALLS[second](repo, "a" * 32)
+    assert lost.value.state == moved.status.value and lost.value.move == second
+    assert repo.get("a" * 32) == moved
+
+
+@pytest.mark.parametrize("user", [None, "clerk@eco.ruian.gov.cn"])
+def test_staff_are_named_by_agency_and_user_id_never_by_e_mail(user):
+    with pytest.raises(ValueError):
+        Actor(kind="agency", agency="eco", user=user)
+
+
+def test_the_citizen_s_view_of_the_history_keeps_its_shape():
+    ticket = ticket_in(S.DISPATCHED)
+    repo = MemoryTicketRepository()
+    repo.create(ticket)
+    repo.accept(ticket.id, AGENCY, "已签收")
+    (_, accepted) = repo.get(ticket.id).to_public()["history"]
+    assert set(accepted) == {"status", "at", "note"}  # no staff ids
