@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from complaints.city import City
-from complaints.domain import routing
+from complaints.domain import clock, routing
 from complaints.domain.errors import MoveNotAllowed, RoutingInProgress
 from complaints.domain.ports import Notifier, PhotoStore, TicketRepository
 from complaints.domain.tickets import Status, Ticket, photo_keys
@@ -149,5 +149,6 @@ RECORD_ATTEMPTS = 7
 
 
 def _iso_ago(seconds: float) -> str:
-    at = datetime.now(UTC) - timedelta(seconds=seconds)
+    # The desk's clock, as the claim's `routing_since` was stamped with it (the local stack may move it).
+    at = clock.now() - timedelta(seconds=seconds)
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
