@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from complaints.city import City
+from complaints_tools.stacks import outputs
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,5 @@ def sync(city: City, dispatch_arn: str, triage_arn: str, *, prune: bool = False,
 
 def stack_topics(stack_name: str, cfn: Any = None) -> tuple[str, str]:
     """The dispatch and triage topic ARNs from a deployed stack's outputs."""
-    cfn = cfn or boto3.client("cloudformation")
-    outputs = {
-        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
-    }
-    return outputs["DispatchTopicArn"], outputs["TriageTopicArn"]
+    found = outputs(stack_name, cfn)
+    return found["DispatchTopicArn"], found["TriageTopicArn"]

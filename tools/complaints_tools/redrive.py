@@ -8,13 +8,13 @@ downstream is idempotent, and a message is deleted from the dead-letter queue on
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from complaints_tools.local.template import Template
+from complaints_tools.stacks import local_client
 
 
 def redrive_pairs(template: Path) -> dict[str, tuple[str, str]]:
@@ -30,16 +30,7 @@ def redrive_pairs(template: Path) -> dict[str, tuple[str, str]]:
 
 def local_stack(url: str) -> tuple[Any, dict[str, str]]:
     """(SQS client, {logical id: queue URL}) of a local stack, from its health endpoint."""
-    with urllib.request.urlopen(url.rstrip("/") + "/_local/health", timeout=10) as r:
-        health = json.loads(r.read())
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=health["aws_endpoint"],
-        region_name=health["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    return sqs, health["resources"]
+    return local_client(url, "sqs")
 
 
 def deployed_stack(stack: str) -> tuple[Any, dict[str, str]]:

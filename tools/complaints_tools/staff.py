@@ -13,8 +13,6 @@ Cognito e-mails the new user an invitation with a temporary password (on AWS; mo
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ import boto3
 
 from complaints.city import City
 from complaints.staff import ADMIN_GROUP
+from complaints_tools.stacks import local_client, outputs
 
 
 class StaffError(Exception):
@@ -36,24 +35,12 @@ class StaffPool:
 
     @classmethod
     def of_stack(cls, stack_name: str, cfn: Any = None, idp: Any = None) -> StaffPool:
-        cfn = cfn or boto3.client("cloudformation")
-        outputs = {
-            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
-        }
-        return cls(outputs["StaffUserPoolId"], outputs["StaffUserPoolClientId"], idp or boto3.client("cognito-idp"))
+        found = outputs(stack_name, cfn)
+        return cls(found["StaffUserPoolId"], found["StaffUserPoolClientId"], idp or boto3.client("cognito-idp"))
 
     @classmethod
     def of_local_stack(cls, url: str) -> StaffPool:
-        with urllib.request.urlopen(url.rstrip("/") + "/_local/health", timeout=10) as r:
-            health = json.loads(r.read())
-        idp = boto3.client(
-            "cognito-idp",
-            endpoint_url=health["aws_endpoint"],
-            region_name=health["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        resources = health["resources"]
+        idp, resources = local_client(url, "cognito-idp")
         return cls(resources["StaffUserPool"], resources["StaffUserPoolClient"], idp)
 
     # ------------------------------------------------------------------ groups
@@ -74,7 +61,7 @@ class StaffPool:
     # ------------------------------------------------------------------- users
     def add(self, city: City, agency: str, email: str, password: str | None = None) -> dict[str, str]:
         """A staff member of `agency` (an agency id of the city file, or `admin`)."""
-        if agency != ADMIN_GROUP and agency not in {a.id for a in city.agencies}:
+        if agency != ADMIN_GROUP and agency not in city.agency_ids():
             raise StaffError(f"no agency {agency!r} in the city file (ids: {', '.join(a.id for a in city.agencies)})")
         self.sync_groups(city)
         groups = self.groups_of(email)
