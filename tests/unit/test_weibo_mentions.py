@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from weibo_fakes import ACCOUNT, mention
 
 from complaints.domain.weibo import (
     MAX_COMMENT_CHARS,
     WeiboStatus,
+    answer_comment,
     clean_text,
+    closed_comment,
+    comment_length,
     error_for,
     picture_url,
     reply_text,
@@ -58,6 +66,75 @@ def test_the_large_picture_is_preferred():
 def test_reply_names_the_ticket_and_its_link_within_140_characters(city):
     text = reply_text(10042, city)
     assert "问题编号10042" in text and city.ticket_link(10042) in text and len(text) <= MAX_COMMENT_CHARS
+
+
+ANSWER = "经核查，该工厂已被责令停产整改，环保部门将持续跟踪监测河道水质，感谢您的监督。"
+
+
+def excerpt(comment: str) -> str:
+    """The answer's part of an answer comment."""
+    return comment.split("已有部门答复：", 1)[1].rsplit(" 阅读全文并评价：", 1)[0]
+
+
+def test_an_answer_comment_carries_the_number_the_answer_and_the_whole_link(city):
+    text = answer_comment(10042, ANSWER, city)
+    assert text.startswith("您好，您反映的问题（编号10042）") and text.endswith(city.ticket_link(10042))
+    assert excerpt(text) == ANSWER and len(text) <= MAX_COMMENT_CHARS
+
+
+def test_a_long_answer_is_shortened_with_an_ellipsis_to_fill_the_comment_exactly(city):
+    text = answer_comment(10042, ANSWER * 5, city)
+    assert comment_length(text) == MAX_COMMENT_CHARS and text.endswith(city.ticket_link(10042))
+    assert excerpt(text).endswith("…") and (ANSWER * 5).startswith(excerpt(text)[:-1])
+
+
+def test_one_line_no_mentions_of_other_accounts(city):
+    text = answer_comment(10042, "@瑞安发布 已处理\n\n\t请知悉\x00。", city)
+    assert excerpt(text) == "＠瑞安发布 已处理 请知悉 。"
+
+
+@pytest.mark.parametrize("pad", range(0, 80, 3))
+def test_personal_numbers_in_the_answer_are_masked_even_where_the_cut_falls_inside_one(city, pad):
+    answer = "办" * pad + "请联系13812345678或身份证330381199001011234，邮箱zhang.san@example.cn" + ANSWER
+    shown = excerpt(answer_comment(10042, answer, city))
+    assert not re.search(r"[0-9]{4}", shown.replace("3303", "")), shown  # an ID keeps its first four digits
+    assert "zhang.san" not in shown
+    assert comment_length(answer_comment(10042, answer, city)) <= MAX_COMMENT_CHARS
+
+
+def test_characters_outside_the_bmp_count_twice_and_are_never_split(city):
+    for unit in ("😀", "👩\u200d👩\u200d👧", "a\u0301", "👍🏽"):
+        text = answer_comment(10042, unit * 100, city)
+        assert comment_length(text) <= MAX_COMMENT_CHARS and text.endswith(city.ticket_link(10042))
+        body = excerpt(text)[:-1]
+        assert body and body == unit * (len(body) // len(unit)), unit  # whole characters, whole sequences
+
+
+def test_surrogates_written_as_two_code_points_are_joined_and_lone_ones_dropped(city):
+    text = answer_comment(10042, "\ud83d\ude00 已处理 \ud83d", city)
+    assert excerpt(text) == "😀 已处理" and text.encode("utf-8")
+
+
+def test_a_link_too_long_for_the_answer_drops_the_answer_and_one_too_long_for_a_comment_is_never_cut(city):
+    longer = dataclasses.replace(city, public_base_url="https://" + "x" * 90 + ".example")
+    text = answer_comment(10042, ANSWER, longer)
+    assert text.endswith(longer.ticket_link(10042)) and "经核查" not in text and len(text) <= MAX_COMMENT_CHARS
+    far_too_long = dataclasses.replace(city, public_base_url="https://" + "x" * 140 + ".example")
+    for text in (answer_comment(10042, ANSWER, far_too_long), closed_comment(10042, far_too_long)):
+        assert "10042" in text and "xxx" not in text and len(text) <= MAX_COMMENT_CHARS
+
+
+def test_a_closed_comment_names_the_ticket_and_its_link(city):
+    text = closed_comment(10042, city)
+    assert "编号10042" in text and "已办结" in text and text.endswith(city.ticket_link(10042))
+    assert comment_length(text) <= MAX_COMMENT_CHARS
+
+
+@given(answer=st.text(max_size=600), ticket_no=st.integers(min_value=1, max_value=10**12))
+def test_any_answer_makes_a_comment_weibo_takes(city, answer, ticket_no):
+    text = answer_comment(ticket_no, answer, city)
+    assert comment_length(text) <= MAX_COMMENT_CHARS and text.endswith(city.ticket_link(ticket_no))
+    assert text.encode("utf-8") and "@" not in text and "\n" not in text
 
 
 @pytest.mark.parametrize(

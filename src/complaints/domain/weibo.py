@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from complaints.city import City
+from complaints.domain.privacy import mask_personal_numbers
 from complaints.domain.tickets import Location
 
 # "Tue Nov 24 09:12:00 +0800 2026"
@@ -153,6 +154,93 @@ def reply_text(ticket_no: int, city: City) -> str:
         if len(text) <= MAX_COMMENT_CHARS:
             return text
     return text[:MAX_COMMENT_CHARS]
+
+
+def comment_length(text: str) -> int:
+    """A comment's length as Weibo's web client counts it: in UTF-16 code units, so a character outside the BMP
+    (most emoji) counts twice. Never less than `len(text)`, so within MAX_COMMENT_CHARS by this count is within it
+    by any."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# Characters that belong to the one before them: cutting just before one would break what the reader sees.
+_JOINS_PREVIOUS = frozenset("\u200d\ufe0e\ufe0f\u20e3") | frozenset(map(chr, range(0x1F3FB, 0x1F400)))
+# Below this many characters of the answer, the comment says only that there is an answer and where to read it.
+_MIN_EXCERPT_CHARS = 8
+_ELLIPSIS = "…"
+_READ_CHARS = 1000
+
+
+def _one_line(text: str) -> str:
+    """Text for a one-line public comment: surrogate pairs joined (lone ones dropped), control characters and
+    line breaks turned into single spaces, and `@` made full-width so that an answer notifies no other account."""
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(text.split()).replace("@", "＠")
+
+
+def _starts_with(text: str, width: int) -> str:
+    """At most `width` (comment_length) of the start of `text`, ending in "…" when shortened; never cut inside a
+    character, before a combining mark, a variation selector or skin tone, or after a zero-width joiner."""
+    if comment_length(text) <= width:
+        return text
+    budget = width - len(_ELLIPSIS)
+    end, used = 0, 0
+    while end < len(text) and used + comment_length(text[end]) <= budget:
+        used += comment_length(text[end])
+        end += 1
+    while end > 0 and (text[end] in _JOINS_PREVIOUS or unicodedata.combining(text[end]) or text[end - 1] == "\u200d"):
+        end -= 1
+    return text[:end].rstrip() + _ELLIPSIS if end else ""
+
+
+def _first_fitting(*texts: str) -> str:
+    """The first text within MAX_COMMENT_CHARS; the last is short enough for any ticket number."""
+    for text in texts:
+        if comment_length(text) <= MAX_COMMENT_CHARS:
+            return text
+    return texts[-1]
+
+
+def answer_comment(ticket_no: int, answer: str, city: City) -> str:
+    """The public comment when the agency has answered: the ticket number, the start of the answer — its personal
+    numbers masked, shortened with "…" — and the link to read it all and rate it, within MAX_COMMENT_CHARS.
+
+    The link is never shortened: if it does not fit with the answer, the answer goes; if it does not fit at all
+    (a public_base_url far too long), the comment goes without it."""
+    link = city.ticket_link(ticket_no)
+    head, tail = f"您好，您反映的问题（编号{ticket_no}）已有部门答复：", f" 阅读全文并评价：{link}"
+    # Only the start can be shown; masking needs just a few characters' context around a number.
+    shown = mask_personal_numbers(_one_line(answer[:_READ_CHARS]))
+    width = MAX_COMMENT_CHARS - comment_length(head + tail)
+    excerpt = ""
+    while width >= _MIN_EXCERPT_CHARS and shown:
+        # Masked again once shortened: a number cut short must not show as a number of another kind.
+        excerpt = mask_personal_numbers(_starts_with(shown, width))
+        if comment_length(excerpt) <= width:
+            break
+        width -= 1
+    else:
+        excerpt = ""
+    return _first_fitting(
+        *([head + excerpt + tail] if excerpt else []),
+        f"您好，您反映的问题（编号{ticket_no}）已有部门答复，阅读全文并评价：{link}",
+        f"问题编号{ticket_no}已答复，查看并评价：{link}",
+        f"问题编号{ticket_no}已答复，请登录{city.board}查看并评价",
+        f"问题编号{ticket_no}已答复",
+    )
+
+
+def closed_comment(ticket_no: int, city: City) -> str:
+    """The public comment when a ticket was closed without the citizen's rating, within MAX_COMMENT_CHARS."""
+    link = city.ticket_link(ticket_no)
+    return _first_fitting(
+        f"您好，您反映的问题（编号{ticket_no}）已办结，评价期内未收到您的评价，感谢您对{city.board}的支持。"
+        f"办理情况请见：{link}",
+        f"您好，问题编号{ticket_no}已办结（未评价），办理情况请见：{link}",
+        f"问题编号{ticket_no}已办结：{link}",
+        f"问题编号{ticket_no}已办结",
+    )
 
 
 # -------------------------------------------------------------------- errors
