@@ -4,7 +4,9 @@ fake Weibo server over loopback, and the token from an SSM SecureString through 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -17,6 +19,7 @@ from complaints.adapters.weibo.dynamo import DynamoMentionLedger
 from complaints.adapters.weibo.http import WEIBO_PICTURE_HOSTS, WeiboHttpApi, picture_fetcher
 from complaints.domain.weibo import (
     PictureUnavailable,
+    UnknownMention,
     WeiboRateLimited,
     WeiboRejected,
     WeiboTokenInvalid,
@@ -106,6 +109,133 @@ def test_skips_and_abandoned_replies_are_recorded(ledger):
     ledger.mark_ticketed("3", "b" * 32, 10002, now=1.0)
     ledger.reply_abandoned("3", "target weibo does not exist (error_code 20101)", now=2.0)
     assert ledger.pending_replies() == []
+
+
+def item(ledger, pk: str) -> dict:
+    return ledger.table.get_item(Key={"pk": pk}, ConsistentRead=True).get("Item") or {}
+
+
+def test_a_comment_is_queued_once_per_key_and_the_key_outlives_its_posting(ledger):
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    ledger.reply_sent("1", now=1001.0)
+    key = "a" * 32 + "#answer-1"
+    assert ledger.queue_comment("1", key, "已有部门答复", 10001, now=2000.0) is True
+    assert ledger.queue_comment("1", key, "另一个文本", 10001, now=2001.0) is False
+    ledger.mark_ticketed("2", "b" * 32, 10002, now=2002.0)
+    # One GetItem finds both kinds: the ticket-number reply and the queued comment.
+    assert sorted((p.entry, p.mention_id, p.text, p.key, p.next_at) for p in ledger.pending_replies()) == [
+        ("2", "2", None, None, 2002.0),
+        (f"comment#{key}", "1", "已有部门答复", key, 2000.0),
+    ]
+    comment = next(p for p in ledger.pending_replies() if p.key)
+    ledger.reply_failed(comment.entry, attempts=1, next_at=2060.0)
+    assert next(p for p in ledger.pending_replies() if p.key).attempts == 1
+    ledger.reply_sent(comment.entry, now=2061.0)
+    assert [p.entry for p in ledger.pending_replies()] == ["2"]
+    # Recorded with the comment, not as if it were the mention's first reply.
+    assert item(ledger, "weibo#1")["replied_at"] == 1001
+    assert (ledger.comment_state(key), item(ledger, f"weibo#comment#{key}")["sent_at"]) == ("sent", 2061)
+    assert ledger.queue_comment("1", key, "已有部门答复", 10001, now=3000.0) is False  # redelivered later
+    assert [p.entry for p in ledger.pending_replies()] == ["2"]
+
+
+def test_an_abandoned_comment_is_recorded_with_its_key_and_not_on_the_mention(ledger):
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    ledger.queue_comment("1", "k#closed", "已办结", 10001, now=1000.0)
+    ledger.reply_abandoned("comment#k#closed", "target weibo does not exist (error_code 20101)", now=2000.0)
+    assert [p.entry for p in ledger.pending_replies()] == ["1"]
+    remembered = item(ledger, "weibo#comment#k#closed")
+    assert (remembered["state"], remembered["reply_error"][:6]) == ("abandoned", "target")
+    assert "reply_error" not in item(ledger, "weibo#1")
+    assert ledger.queue_comment("1", "k#closed", "已办结", 10001, now=3000.0) is False
+
+
+def test_a_comment_goes_only_under_its_tickets_mention_and_refused_ones_write_nothing(ledger):
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    ledger.mark_skipped("2", "empty", now=1.0)
+    for mention_id, ticket_no in (("2", 10001), ("3", 10001), ("1", 10002)):
+        with pytest.raises(UnknownMention):
+            ledger.queue_comment(mention_id, "k", "已答复", ticket_no, now=1.0)
+    with pytest.raises(ValueError):
+        ledger.queue_comment("1", "k", "长" * 141, 10001, now=1.0)
+    assert [p.entry for p in ledger.pending_replies()] == ["1"]
+    # Everything the ledger writes is under weibo#: the function's IAM condition (and the messenger's) allows no more.
+    pks = [i["pk"] for i in ledger.table.scan()["Items"]]
+    assert pks and all(pk.startswith("weibo#") for pk in pks)
+
+
+def _serialised(ledger):
+    """DynamoDB runs the transactions on one item one at a time; moto does not (it checks, then writes, unlocked)."""
+    lock, transact = threading.Lock(), ledger.client.transact_write_items
+
+    def one_at_a_time(**kwargs):
+        with lock:
+            return transact(**kwargs)
+
+    ledger.client.transact_write_items = one_at_a_time
+
+
+def test_messengers_racing_on_one_key_queue_one_comment(ledger):
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    _serialised(ledger)
+    start = threading.Barrier(8)
+
+    def queue(i: int) -> bool:
+        start.wait()
+        return ledger.queue_comment("1", "a#answer-1", f"答复{i}", 10001, now=2000.0 + i)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(queue, range(8)))
+    assert results.count(True) == 1
+    (comment,) = [p for p in ledger.pending_replies() if p.key]
+    assert comment.text == f"答复{results.index(True)}"
+
+
+def test_the_loser_of_a_race_learns_it_from_the_condition_not_from_an_earlier_read(ledger):
+    """The first messenger gets as far as its write; the second queues the key in full; then the first writes."""
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    transact, first_at_write, second_done = ledger.client.transact_write_items, threading.Event(), threading.Event()
+
+    def held(**kwargs):
+        if threading.current_thread().name == "first":
+            first_at_write.set()
+            second_done.wait(5)
+        return transact(**kwargs)
+
+    ledger.client.transact_write_items = held
+    results = {}
+    first = threading.Thread(
+        name="first", target=lambda: results.update(first=ledger.queue_comment("1", "k", "一", 10001, now=1.0))
+    )
+    first.start()
+    assert first_at_write.wait(5)
+    results["second"] = ledger.queue_comment("1", "k", "二", 10001, now=2.0)
+    second_done.set()
+    first.join(5)
+    assert results == {"second": True, "first": False}
+    assert [p.text for p in ledger.pending_replies() if p.key] == ["二"]
+
+
+def test_a_transaction_conflict_is_tried_again(ledger, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    ledger.mark_ticketed("1", "a" * 32, 10001, now=1000.0)
+    transact, calls = ledger.client.transact_write_items, []
+    conflict = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+        "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+    }
+
+    def conflicting_once(**kwargs):
+        calls.append(kwargs["ClientRequestToken"])
+        if len(calls) == 1:
+            raise ClientError(conflict, "TransactWriteItems")
+        return transact(**kwargs)
+
+    ledger.client.transact_write_items = conflicting_once
+    monkeypatch.setattr("complaints.adapters.weibo.dynamo.time.sleep", lambda s: None)
+    assert ledger.queue_comment("1", "k", "已答复", 10001, now=1.0) is True
+    assert len(calls) == 2 and calls[0] == calls[1]  # the same request: idempotent if the first did land
 
 
 # -------------------------------------------------------------------- HTTP
@@ -287,6 +417,24 @@ def test_the_fixture_through_real_adapters_gives_one_ticket_and_one_comment_per_
     assert (again.created, again.replies_sent, len(fake.comments)) == (0, 0, 7)
     numbers = sorted(t.ticket_no for t in tickets)
     assert sorted(int(c["text"].split("问题编号")[1][:5]) for c in fake.comments) == numbers
+
+
+def test_a_comment_queued_in_dynamodb_is_posted_to_weibo_by_the_next_run(ledger, api, fake, city):
+    from test_desk import make_desk
+
+    from complaints.domain.weibo import answer_comment
+    from complaints.domain.weibo_channel import WeiboChannel
+
+    channel = WeiboChannel(intake=make_desk(city).intake, api=api, ledger=ledger, account=city.weibo_account)
+    channel.poll()
+    mention_id = fake.comments[0]["status"]["idstr"]
+    record = ledger.record(mention_id)
+    text = answer_comment(record.ticket_no, "经核查已整改，联系电话13812345678。", city)
+    assert ledger.queue_comment(mention_id, f"{record.ticket_id}#answer-1", text, record.ticket_no, now=1.0)
+    assert (channel.poll().replies_sent, len(fake.comments)) == (1, 8)
+    assert (fake.comments[-1]["status"]["idstr"], fake.comments[-1]["text"]) == (mention_id, text)
+    assert "13812345678" not in fake.comments[-1]["text"]
+    assert channel.poll().replies_sent == 0
 
 
 def test_a_malformed_mention_from_weibo_is_skipped_and_later_polls_go_on(ledger, api, fake, city):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from test_desk import make_desk
@@ -14,10 +16,14 @@ from complaints.adapters.weibo.memory import MemoryMentionLedger
 from complaints.domain.weibo import (
     MAX_COMMENT_CHARS,
     MalformedMention,
+    UnknownMention,
     WeiboRateLimited,
     WeiboRejected,
     WeiboTokenInvalid,
     WeiboUnavailable,
+    answer_comment,
+    closed_comment,
+    reply_text,
 )
 from complaints.domain.weibo_channel import WeiboChannel
 
@@ -306,3 +312,104 @@ def test_the_citizens_weibo_id_and_the_token_reach_no_log_and_no_public_view(wor
     )
     assert uid not in logged and "市民7" not in logged
     assert uid not in json.dumps(ticket.to_public())
+
+
+# ------------------------------------------------- comments queued later
+def ticketed(world, n: int = 1):
+    """A mention made a ticket, its ticket-number reply posted: as the messenger finds it when the agency answers."""
+    world.api.statuses.append(mention(n))
+    world.channel().poll()
+    record = world.ledger.record(mention(n).idstr)
+    return mention(n).idstr, record.ticket_id, record.ticket_no
+
+
+def test_a_comment_is_queued_once_per_key_and_posted_by_the_next_run(world, city):
+    mention_id, ticket_id, ticket_no = ticketed(world)
+    text = answer_comment(ticket_no, "已责令工厂停产整改。", city)
+    assert world.ledger.queue_comment(mention_id, f"{ticket_id}#answer-1", text, ticket_no, now=world.clock.t)
+    # The messenger's request delivered again, even with another text: nothing more is queued.
+    assert not world.ledger.queue_comment(mention_id, f"{ticket_id}#answer-1", text + "!", ticket_no, world.clock.t)
+    outcome = world.channel().poll()
+    assert (outcome.replies_sent, world.api.comments[-1]) == (1, (mention_id, text))
+    assert world.ledger.comment_state(f"{ticket_id}#answer-1") == "sent"
+    # Redelivered after it was posted: still remembered, never posted twice.
+    assert not world.ledger.queue_comment(mention_id, f"{ticket_id}#answer-1", text, ticket_no, world.clock.t)
+    assert world.channel().poll().replies_sent == 0
+    assert [t for _, t in world.api.comments].count(text) == 1
+    # Another key is another comment.
+    closed = closed_comment(ticket_no, city)
+    assert world.ledger.queue_comment(mention_id, f"{ticket_id}#closed", closed, ticket_no, world.clock.t)
+    world.channel().poll()
+    assert world.api.comments[-1] == (mention_id, closed) and len(world.api.comments) == 3
+
+
+def test_a_tickets_number_is_posted_before_the_comments_queued_about_it(world, city):
+    world.api.statuses = [mention(1)]
+    world.api.errors["comment"] = [WeiboUnavailable("HTTP 503")] * 3  # the first reply waits for a later run
+    world.channel().poll()
+    mention_id, record = mention(1).idstr, world.ledger.record(mention(1).idstr)
+    world.clock.t += 3600
+    world.ledger.queue_comment(mention_id, f"{record.ticket_id}#closed", "已办结", record.ticket_no, world.clock.t)
+    assert world.channel().poll().replies_sent == 2
+    assert [text for _, text in world.api.comments] == [reply_text(record.ticket_no, city), "已办结"]
+
+
+def test_only_the_mention_of_that_ticket_takes_a_comment_and_nothing_weibo_would_refuse(world):
+    mention_id, ticket_id, ticket_no = ticketed(world)
+    world.api.statuses.append(mention(2, text=" "))  # skipped: no ticket
+    world.channel().poll()
+    for args in ((mention(2).idstr, ticket_no), (mention(3).idstr, ticket_no), (mention_id, ticket_no + 1)):
+        with pytest.raises(UnknownMention):
+            world.ledger.queue_comment(args[0], "k", "已答复", args[1], world.clock.t)
+    for key, text in (("k", "长" * 141), ("k", " "), ("", "已答复"), ("k k", "已答复"), ("k", "\ud83d")):
+        with pytest.raises(ValueError):
+            world.ledger.queue_comment(mention_id, key, text, ticket_no, world.clock.t)
+    assert world.ledger.pending_replies() == [] and world.ledger.comments == {}
+
+
+def test_two_messengers_queueing_the_same_key_at_once_queue_it_once(world):
+    mention_id, ticket_id, ticket_no = ticketed(world)
+    start = threading.Barrier(8)
+
+    def queue(i: int) -> bool:
+        start.wait()
+        return world.ledger.queue_comment(mention_id, f"{ticket_id}#answer-1", f"答复{i}", ticket_no, world.clock.t)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(queue, range(8)))
+    assert results.count(True) == 1
+    (pending,) = world.ledger.pending_replies()
+    assert pending.text == f"答复{results.index(True)}"
+
+
+def test_a_failing_comment_is_retried_with_growing_delays_then_abandoned_and_the_key_kept(world):
+    mention_id, ticket_id, ticket_no = ticketed(world)
+    key = f"{ticket_id}#answer-1"
+    world.ledger.queue_comment(mention_id, key, "已答复", ticket_no, now=world.clock.t)
+    world.api.errors["comment"] = [WeiboRejected("system busy", 20019)] * 3
+    channel = world.channel(max_reply_attempts=3, reply_backoff_s=60)
+    assert channel.poll().replies_failed == 1
+    (pending,) = world.ledger.pending_replies()
+    assert (pending.key, pending.attempts, pending.next_at) == (key, 1, world.clock.t + 60)
+    assert channel.poll().replies_failed == 0  # not due yet
+    world.clock.t += 60
+    channel.poll()
+    assert world.ledger.pending_replies()[0].next_at == world.clock.t + 120
+    world.clock.t += 120
+    assert channel.poll().replies_abandoned == 1
+    assert world.ledger.pending_replies() == [] and world.ledger.comment_state(key) == "abandoned"
+    assert world.ledger.abandoned == {f"comment#{key}": "system busy (error_code 20019)"}
+    assert not world.ledger.queue_comment(mention_id, key, "已答复", ticket_no, world.clock.t)  # abandoned is done
+    assert len(world.api.comments) == 1  # the ticket's number only
+
+
+def test_weibo_down_holds_queued_comments_for_a_later_run(world):
+    mention_id, ticket_id, ticket_no = ticketed(world)
+    for key in ("a", "b"):
+        world.ledger.queue_comment(mention_id, f"{ticket_id}#{key}", key, ticket_no, now=world.clock.t)
+    world.api.errors["comment"] = [WeiboUnavailable("HTTP 502")] * 3
+    outcome = world.channel().poll()
+    assert (outcome.replies_failed, outcome.stopped, len(world.ledger.pending_replies())) == (1, None, 2)
+    world.clock.t += 3600
+    assert world.channel().poll().replies_sent == 2
+    assert [t for _, t in world.api.comments[1:]] == ["b", "a"]  # b was due first: a had failed once

@@ -313,10 +313,55 @@ class MentionRecord(BaseModel):
 
 
 class PendingReply(BaseModel):
+    """One comment in the outbox: under the mention `mention_id`, about ticket `ticket_no`.
+
+    `key` None: the ticket-number reply queued with the ticket (its text made by `reply_text` when posted).
+    Otherwise a comment queued by `MentionLedger.queue_comment` once for that key, posted as `text`."""
+
     mention_id: str
     ticket_no: int
     attempts: int = 0
     next_at: float = 0.0
+    text: str | None = None
+    key: str | None = None
+
+    @property
+    def entry(self) -> str:
+        """The outbox entry's name, as reply_sent / reply_failed / reply_abandoned take it."""
+        return self.mention_id if self.key is None else comment_entry(self.key)
+
+
+# A queued comment's entry: never a mention id (digits only), so never the name of a ticket-number reply.
+COMMENT_ENTRY_PREFIX = "comment#"
+_COMMENT_KEY = re.compile(r"^[A-Za-z0-9._:#-]{1,200}$")
+_MENTION_ID = re.compile(_ID)
+
+
+def comment_entry(key: str) -> str:
+    return COMMENT_ENTRY_PREFIX + key
+
+
+def comment_key(entry: str) -> str | None:
+    """The key of a queued comment's entry; None for a ticket-number reply (whose entry is its mention id)."""
+    return entry[len(COMMENT_ENTRY_PREFIX) :] if entry.startswith(COMMENT_ENTRY_PREFIX) else None
+
+
+class UnknownMention(ValueError):
+    """A comment asked for under a mention the desk did not make that ticket of: never posted."""
+
+
+def check_comment(mention_id: str, key: str, text: str) -> None:
+    """What queue_comment refuses (ValueError) before writing anything: Weibo would refuse it every time."""
+    if not _MENTION_ID.match(mention_id):
+        raise ValueError("mention_id must be a Weibo id (digits)")
+    if not _COMMENT_KEY.match(key):
+        raise ValueError("a comment key is 1 to 200 of A-Z a-z 0-9 . _ : # -")
+    if not text.strip() or comment_length(text) > MAX_COMMENT_CHARS:
+        raise ValueError(f"a comment's text must be 1 to {MAX_COMMENT_CHARS} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a comment's text must not hold lone surrogates") from None
 
 
 class MentionLedger(Protocol):
@@ -340,10 +385,18 @@ class MentionLedger(Protocol):
     def mark_ticketed(self, mention_id: str, ticket_id: str, ticket_no: int, now: float) -> None:
         """Record the ticket and, in the same write, queue its reply. A second call changes nothing."""
 
-    def pending_replies(self) -> list[PendingReply]: ...
+    def queue_comment(self, mention_id: str, key: str, text: str, ticket_no: int, now: float) -> bool:
+        """Queue `text` to be posted under the mention `mention_id` (which must be ticket `ticket_no`'s, else
+        UnknownMention), once per `key` ever: True when this call queued it, False when the key was queued before
+        (even if that comment has long been posted or abandoned). Safe for concurrent callers; posted by the
+        poller's next run with the replies' retries and backoff. ValueError for a text Weibo would refuse."""
 
-    def reply_sent(self, mention_id: str, now: float) -> None: ...
+    def pending_replies(self) -> list[PendingReply]:
+        """Everything in the outbox: ticket-number replies and queued comments."""
 
-    def reply_failed(self, mention_id: str, attempts: int, next_at: float) -> None: ...
+    def reply_sent(self, entry: str, now: float) -> None:
+        """Drop a posted entry (`PendingReply.entry`) and record when it went out."""
 
-    def reply_abandoned(self, mention_id: str, reason: str, now: float) -> None: ...
+    def reply_failed(self, entry: str, attempts: int, next_at: float) -> None: ...
+
+    def reply_abandoned(self, entry: str, reason: str, now: float) -> None: ...

@@ -1,4 +1,6 @@
 """The Weibo channel: each new @-mention becomes a ticket exactly once and gets a comment with its number.
+Later comments under the same mention (the agency's answer, a closing) are queued by the answer loop's messenger
+(`MentionLedger.queue_comment`) and posted here, through the same outbox.
 
 One run (`poll`) pages back through the mentions newer than the cursor, handles them oldest first — a ticket
 through the same intake use case the API uses, or a recorded skip — and moves the cursor past each one handled.
@@ -8,7 +10,8 @@ Then it posts the replies still pending. What makes it safe to crash anywhere an
   the ticket id it chose — random, like every ticket's, so nobody can work it out from the public mention — so a
   rerun finds the ticket a crashed run created, or creates it with that same id;
 - recording the ticket and queueing its reply is one write, and the reply is only ever queued once;
-- replies are an outbox: a failed one is retried on a later run with backoff, and never holds up tickets.
+- replies are an outbox: a failed one is retried on a later run with backoff, and never holds up tickets; a
+  queued comment is one more entry in it, posted with the same retries, backoff and abandoning.
 """
 
 from __future__ import annotations
@@ -212,10 +215,15 @@ class WeiboChannel:
     # ------------------------------------------------------------- replies
     def _send_replies(self, outcome: PollOutcome) -> None:
         now = self.clock()
-        due = sorted((r for r in self.ledger.pending_replies() if r.next_at <= now), key=lambda r: r.ticket_no)
+        # A ticket's number before the comments queued about it later; those in the order they fell due.
+        due = sorted(
+            (r for r in self.ledger.pending_replies() if r.next_at <= now),
+            key=lambda r: (r.ticket_no, r.key is not None, r.next_at),
+        )
         for reply in due:
+            text = reply.text if reply.text is not None else reply_text(reply.ticket_no, self.intake.city)
             try:
-                self._call(self.api.comment, reply.mention_id, reply_text(reply.ticket_no, self.intake.city))
+                self._call(self.api.comment, reply.mention_id, text)
             except WeiboRateLimited:
                 outcome.stopped = outcome.stopped or "rate_limited"
                 return
@@ -228,21 +236,26 @@ class WeiboChannel:
             except WeiboRejected as e:
                 self._reply_failed(reply, str(e), outcome)
                 continue
-            self.ledger.reply_sent(reply.mention_id, self.clock())
+            self.ledger.reply_sent(reply.entry, self.clock())
             outcome.replies_sent += 1
-            log.info("Weibo reply posted", extra={"ticket_no": reply.ticket_no})
+            log.info("Weibo reply posted", extra={"ticket_no": reply.ticket_no, "kind": _kind(reply)})
 
     def _reply_failed(self, reply: PendingReply, error: str, outcome: PollOutcome) -> None:
         attempts = reply.attempts + 1
         if attempts >= self.max_reply_attempts:
-            self.ledger.reply_abandoned(reply.mention_id, error, self.clock())
+            self.ledger.reply_abandoned(reply.entry, error, self.clock())
             outcome.replies_abandoned += 1
-            log.error("Weibo reply abandoned", extra={"ticket_no": reply.ticket_no, "error": error})
+            log.error(
+                "Weibo reply abandoned", extra={"ticket_no": reply.ticket_no, "kind": _kind(reply), "error": error}
+            )
             return
         delay = min(self.reply_backoff_s * 2 ** (attempts - 1), 6 * 3600)
-        self.ledger.reply_failed(reply.mention_id, attempts, self.clock() + delay)
+        self.ledger.reply_failed(reply.entry, attempts, self.clock() + delay)
         outcome.replies_failed += 1
-        log.warning("Weibo reply failed; retrying later", extra={"ticket_no": reply.ticket_no, "error": error})
+        log.warning(
+            "Weibo reply failed; retrying later",
+            extra={"ticket_no": reply.ticket_no, "kind": _kind(reply), "error": error},
+        )
 
     # ------------------------------------------------------------- helpers
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -255,3 +268,8 @@ class WeiboChannel:
                     raise
                 self.sleep(self.backoff_s * 2**attempt)
         raise AssertionError("unreachable")
+
+
+def _kind(reply: PendingReply) -> str:
+    """For the logs: the ticket-number reply, or a comment queued later (its key names no person)."""
+    return "ticket_no" if reply.key is None else "comment"

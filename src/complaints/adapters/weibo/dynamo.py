@@ -4,21 +4,35 @@ Items (all keyed by `pk`):
 - `weibo#cursor` — `n` (the cursor as a number, for the only-forward condition) and `idstr`;
 - `weibo#<mention id>` — the mention's fate: `state` claimed | ticketed | skipped, `ticket_id` (chosen, at random,
   by the first claim and kept by every later one), `ticket_no`, …;
-- `weibo#replies` — the outbox: a map `pending` of mention id → {ticket_no, attempts, next_at}.
+- `weibo#replies` — the outbox: a map `pending` of entries, each one comment to post. A ticket-number reply's
+  entry is named by its mention id → {ticket_no, attempts, next_at}; a queued comment's by `comment#<key>` (never
+  a mention id, which is digits) → {mention_id, ticket_no, attempts, next_at, text, key};
+- `weibo#comment#<key>` — that a comment was queued for `key`, kept after it was posted (`state` queued | sent |
+  abandoned, `mention_id`, `ticket_no`, `queued_at`, `sent_at` or `reply_error`/`abandoned_at`).
 
 Recording a ticket and queueing its reply is one transaction, conditional on the mention not being ticketed yet,
-so a rerun after a crash can never queue a second comment.
+so a rerun after a crash can never queue a second comment. Queueing a comment is one transaction too: creating
+`weibo#comment#<key>` (on condition it does not exist) and adding its outbox entry, so a key is queued once ever.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from complaints.domain.weibo import MentionRecord, PendingReply
+from complaints.domain.weibo import (
+    MentionRecord,
+    PendingReply,
+    UnknownMention,
+    check_comment,
+    comment_entry,
+    comment_key,
+)
 
 CURSOR_KEY = "weibo#cursor"
 REPLIES_KEY = "weibo#replies"
@@ -26,6 +40,14 @@ REPLIES_KEY = "weibo#replies"
 
 def mention_key(mention_id: str) -> str:
     return f"weibo#{mention_id}"
+
+
+def comment_item_key(key: str) -> str:
+    return f"weibo#comment#{key}"
+
+
+def _cancellation_reasons(e: ClientError) -> list[str | None]:
+    return [r.get("Code") for r in e.response.get("CancellationReasons", [])]
 
 
 def _failed_condition(e: ClientError) -> bool:
@@ -96,12 +118,7 @@ class DynamoMentionLedger:
         )
 
     def mark_ticketed(self, mention_id: str, ticket_id: str, ticket_no: int, now: float) -> None:
-        # The outbox item must exist before a nested path in it can be set.
-        self.table.update_item(
-            Key={"pk": REPLIES_KEY},
-            UpdateExpression="SET pending = if_not_exists(pending, :empty)",
-            ExpressionAttributeValues={":empty": {}},
-        )
+        self._outbox_exists()
         at = Decimal(str(now))
         ticketed = {
             "TableName": self.table_name,
@@ -122,49 +139,128 @@ class DynamoMentionLedger:
             # The table resource's client takes plain Python values, like the table itself.
             self.client.transact_write_items(TransactItems=[{"Update": ticketed}, {"Update": queued}])
         except ClientError as e:
-            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" not in reasons:
+            if "ConditionalCheckFailed" not in _cancellation_reasons(e):
                 raise  # else: already ticketed, and its reply was queued then
+
+    # Attempts at a comment's transaction when another transaction on the outbox item is in its way.
+    CONFLICT_ATTEMPTS = 4
+
+    def queue_comment(self, mention_id: str, key: str, text: str, ticket_no: int, now: float) -> bool:
+        check_comment(mention_id, key, text)
+        # `ticketed` is final: read once, it cannot change before the write below.
+        record = self.record(mention_id)
+        if record is None or record.state != "ticketed" or record.ticket_no != ticket_no:
+            raise UnknownMention("not the mention of that ticket")
+        self._outbox_exists()
+        at = Decimal(str(now))
+        remembered = {
+            "TableName": self.table_name,
+            "Item": {
+                "pk": comment_item_key(key),
+                "state": "queued",
+                "mention_id": mention_id,
+                "ticket_no": ticket_no,
+                "queued_at": at,
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        entry = {"mention_id": mention_id, "ticket_no": ticket_no, "attempts": 0, "next_at": at, "text": text}
+        queued = {
+            "TableName": self.table_name,
+            "Key": {"pk": REPLIES_KEY},
+            "UpdateExpression": "SET pending.#e = :comment",
+            "ExpressionAttributeNames": {"#e": comment_entry(key)},
+            "ExpressionAttributeValues": {":comment": {**entry, "key": key}},
+        }
+        # One token per call: the SDK's own retry of this call is answered as the first try was (True), while
+        # another caller's transaction for the same key fails its condition (False).
+        token = uuid.uuid4().hex
+        for attempt in range(self.CONFLICT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[{"Put": remembered}, {"Update": queued}], ClientRequestToken=token
+                )
+                return True
+            except ClientError as e:
+                reasons = _cancellation_reasons(e)
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False  # queued before, by this caller or another
+                if "TransactionConflict" not in reasons or attempt == self.CONFLICT_ATTEMPTS - 1:
+                    raise
+            time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def pending_replies(self) -> list[PendingReply]:
         item = self.table.get_item(Key={"pk": REPLIES_KEY}, ConsistentRead=True).get("Item") or {}
+        # A ticket-number reply's entry is named by its mention id; a comment's entry carries its own.
         return [
-            PendingReply(mention_id=mention_id, **_plain(entry))
-            for mention_id, entry in item.get("pending", {}).items()
+            PendingReply.model_validate({"mention_id": name, **_plain(entry)})
+            for name, entry in item.get("pending", {}).items()
         ]
 
-    def reply_sent(self, mention_id: str, now: float) -> None:
-        self._drop_reply(mention_id)
+    def reply_sent(self, entry: str, now: float) -> None:
+        self._drop_reply(entry)
+        key = comment_key(entry)
+        if key is None:
+            self.table.update_item(
+                Key={"pk": mention_key(entry)},
+                UpdateExpression="SET replied_at = :at",
+                ExpressionAttributeValues={":at": Decimal(str(now))},
+            )
+            return
         self.table.update_item(
-            Key={"pk": mention_key(mention_id)},
-            UpdateExpression="SET replied_at = :at",
-            ExpressionAttributeValues={":at": Decimal(str(now))},
+            Key={"pk": comment_item_key(key)},
+            UpdateExpression="SET #s = :sent, sent_at = :at",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":sent": "sent", ":at": Decimal(str(now))},
         )
 
-    def reply_failed(self, mention_id: str, attempts: int, next_at: float) -> None:
+    def reply_failed(self, entry: str, attempts: int, next_at: float) -> None:
         try:
             self.table.update_item(
                 Key={"pk": REPLIES_KEY},
                 UpdateExpression="SET pending.#m.attempts = :a, pending.#m.next_at = :t",
                 ConditionExpression="attribute_exists(pending.#m)",
-                ExpressionAttributeNames={"#m": mention_id},
+                ExpressionAttributeNames={"#m": entry},
                 ExpressionAttributeValues={":a": attempts, ":t": Decimal(str(next_at))},
             )
         except ClientError as e:
             if not _failed_condition(e):
                 raise
 
-    def reply_abandoned(self, mention_id: str, reason: str, now: float) -> None:
-        self._drop_reply(mention_id)
+    def reply_abandoned(self, entry: str, reason: str, now: float) -> None:
+        self._drop_reply(entry)
+        key = comment_key(entry)
+        if key is None:
+            self.table.update_item(
+                Key={"pk": mention_key(entry)},
+                UpdateExpression="SET reply_error = :r, reply_abandoned_at = :at",
+                ExpressionAttributeValues={":r": reason[:500], ":at": Decimal(str(now))},
+            )
+            return
         self.table.update_item(
-            Key={"pk": mention_key(mention_id)},
-            UpdateExpression="SET reply_error = :r, reply_abandoned_at = :at",
-            ExpressionAttributeValues={":r": reason[:500], ":at": Decimal(str(now))},
+            Key={"pk": comment_item_key(key)},
+            UpdateExpression="SET #s = :abandoned, reply_error = :r, abandoned_at = :at",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":abandoned": "abandoned", ":r": reason[:500], ":at": Decimal(str(now))},
         )
 
-    def _drop_reply(self, mention_id: str) -> None:
+    def comment_state(self, key: str) -> str | None:
+        """queued | sent | abandoned for a key queue_comment took; None for one it never saw."""
+        item = self.table.get_item(Key={"pk": comment_item_key(key)}, ConsistentRead=True).get("Item")
+        return item["state"] if item else None
+
+    def _outbox_exists(self) -> None:
+        # The outbox item must exist before a nested path in it can be set.
+        self.table.update_item(
+            Key={"pk": REPLIES_KEY},
+            UpdateExpression="SET pending = if_not_exists(pending, :empty)",
+            ExpressionAttributeValues={":empty": {}},
+        )
+
+    def _drop_reply(self, entry: str) -> None:
         self.table.update_item(
             Key={"pk": REPLIES_KEY},
             UpdateExpression="REMOVE pending.#m",
-            ExpressionAttributeNames={"#m": mention_id},
+            ExpressionAttributeNames={"#m": entry},
         )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 
-from complaints.domain.weibo import MentionRecord, PendingReply
+from complaints.domain.weibo import MentionRecord, PendingReply, UnknownMention, check_comment, comment_key
 
 
 class MemoryMentionLedger:
     def __init__(self) -> None:
         self.cursor_id: str | None = None
         self.records: dict[str, MentionRecord] = {}
-        self.replies: dict[str, PendingReply] = {}
+        self.replies: dict[str, PendingReply] = {}  # by entry: the mention id, or comment#<key>
         self.abandoned: dict[str, str] = {}
+        # Every key ever queued, and what became of its comment: queued | sent | abandoned.
+        self.comments: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def cursor(self) -> str | None:
@@ -46,18 +48,36 @@ class MemoryMentionLedger:
             self.records[mention_id] = MentionRecord(state="ticketed", ticket_id=ticket_id, ticket_no=ticket_no)
             self.replies[mention_id] = PendingReply(mention_id=mention_id, ticket_no=ticket_no, next_at=now)
 
+    def queue_comment(self, mention_id: str, key: str, text: str, ticket_no: int, now: float) -> bool:
+        check_comment(mention_id, key, text)
+        rec = self.records.get(mention_id)
+        if rec is None or rec.state != "ticketed" or rec.ticket_no != ticket_no:
+            raise UnknownMention("not the mention of that ticket")
+        comment = PendingReply(mention_id=mention_id, ticket_no=ticket_no, next_at=now, text=text, key=key)
+        with self._lock:
+            if key in self.comments:
+                return False
+            self.comments[key] = "queued"
+            self.replies[comment.entry] = comment
+            return True
+
+    def comment_state(self, key: str) -> str | None:
+        return self.comments.get(key)
+
     def pending_replies(self) -> list[PendingReply]:
         return list(self.replies.values())
 
-    def reply_sent(self, mention_id: str, now: float) -> None:
-        self.replies.pop(mention_id, None)
+    def reply_sent(self, entry: str, now: float) -> None:
+        self.replies.pop(entry, None)
+        if (key := comment_key(entry)) is not None:
+            self.comments[key] = "sent"
 
-    def reply_failed(self, mention_id: str, attempts: int, next_at: float) -> None:
-        if mention_id in self.replies:
-            self.replies[mention_id] = self.replies[mention_id].model_copy(
-                update={"attempts": attempts, "next_at": next_at}
-            )
+    def reply_failed(self, entry: str, attempts: int, next_at: float) -> None:
+        if entry in self.replies:
+            self.replies[entry] = self.replies[entry].model_copy(update={"attempts": attempts, "next_at": next_at})
 
-    def reply_abandoned(self, mention_id: str, reason: str, now: float) -> None:
-        self.replies.pop(mention_id, None)
-        self.abandoned[mention_id] = reason
+    def reply_abandoned(self, entry: str, reason: str, now: float) -> None:
+        self.replies.pop(entry, None)
+        self.abandoned[entry] = reason
+        if (key := comment_key(entry)) is not None:
+            self.comments[key] = "abandoned"
