@@ -70,15 +70,18 @@ def test_each_fixture_mention_becomes_a_dispatched_ticket_and_one_comment_with_i
     # The citizen's Weibo identity is kept with the ticket, sealed with the contact key; never in what agencies
     # receive, never in clear in the table.
     kms = stack.aws("kms")
-    uids = {
+    contacts = [
         json.loads(
             kms.decrypt(
                 CiphertextBlob=base64.b64decode(t["contact_sealed"]["S"]),
                 EncryptionContext={"ticket_id": t["id"]["S"]},
             )["Plaintext"]
-        )["weibo_uid"]
+        )
         for t in tickets
-    }
+    ]
+    uids = {c["weibo_uid"] for c in contacts}
+    # The mention too, for the answer loop's messenger to comment the answer under: the one each reply went under.
+    assert {c["weibo_mention"] for c in contacts} == {c["status"]["idstr"] for c in posted}
     assert not any(uid in json.dumps(t) for t in tickets for uid in uids)
     outbox = json.dumps(stack.outbox(), ensure_ascii=False)
     assert len(uids) == FIXTURE_TICKETS and not any(uid in outbox for uid in uids)

@@ -74,9 +74,15 @@ def test_each_mention_becomes_one_ticket_with_one_comment_carrying_its_number(wo
     assert (outcome.created, outcome.replies_sent, outcome.stopped) == (3, 3, None)
     tickets = world.tickets()
     assert sorted(t.ticket_no for t in tickets) == comment_numbers(world.api)
+    by_ticket = {world.ledger.record(s.idstr).ticket_id: s for s in world.api.statuses}
     for t in tickets:
         assert t.text == "塘下镇韩田村有工厂偷排污水，河水发黑"  # no @-mention, no t.cn link
-        assert world.desk.contacts.open(t.id, t.contact_sealed)["weibo_uid"].startswith("61")
+        # The author, and the mention the answer loop's messenger comments the agency's answer under.
+        status = by_ticket[t.id]
+        assert world.desk.contacts.open(t.id, t.contact_sealed) == {
+            "weibo_uid": status.user.idstr,
+            "weibo_mention": status.idstr,
+        }
         assert "weibo_uid" not in t.model_dump_json()  # sealed, not stored in clear
     for status_id, text in world.api.comments:  # each comment on its own mention, with that mention's ticket
         ticket = world.desk.tickets.get(world.ledger.record(status_id).ticket_id)
@@ -299,6 +305,13 @@ def test_statuses_without_a_usable_id_are_counted_and_hold_nothing_up(world):
     world.api.unidentified = 2
     outcome = world.channel().poll()
     assert (outcome.created, outcome.malformed, outcome.stopped) == (1, 2, None)
+
+
+def test_a_mention_whose_author_is_gone_keeps_the_mention_as_its_contact(world):
+    world.api.statuses = [mention(1, user=None)]
+    world.channel().poll()
+    (ticket,) = world.tickets()
+    assert world.desk.contacts.open(ticket.id, ticket.contact_sealed) == {"weibo_mention": mention(1).idstr}
 
 
 def test_the_citizens_weibo_id_and_the_token_reach_no_log_and_no_public_view(world, caplog):

@@ -186,7 +186,8 @@ class WeiboChannel:
             channel="weibo",
             photo_base64=self._picture(status, ticket_id),
             location=status.location,
-            contact={"weibo_uid": status.user.idstr} if status.user else None,
+            # The mention too: the answer loop's messenger comments the agency's answer under it.
+            contact={"weibo_mention": status.idstr, **({"weibo_uid": status.user.idstr} if status.user else {})},
             ticket_id=ticket_id,
         )
         try:
