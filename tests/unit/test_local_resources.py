@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from complaints_tools.local.resources import create_all
+from complaints_tools.local.runtime import StreamSettings
 from complaints_tools.local.template import Template
 
 TEMPLATE = """
@@ -117,6 +118,17 @@ def test_the_table_streams_its_new_images_and_getatt_stream_arn_resolves(tpl):
     table = boto3.client("dynamodb").describe_table(TableName=tpl.physical["TicketsTable"]["Ref"])["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     assert tpl.resolve({"Fn::GetAtt": ["TicketsTable", "StreamArn"]}) == table["LatestStreamArn"]
+
+
+def test_the_messengers_stream_event_resolves_to_what_its_poller_honours(tpl):
+    (event,) = tpl.dynamodb_events("MessengerFunction")
+    assert event["Stream"] == tpl.physical["TicketsTable"]["StreamArn"]
+    settings = StreamSettings.from_event(event)
+    assert (settings.starting_position, settings.batch_size, settings.batching_window_s) == ("TRIM_HORIZON", 10, 0)
+    assert (settings.max_retries, settings.bisect, settings.report_item_failures) == (20, True, True)
+    assert settings.destination == tpl.physical["MessengerDeadLetterQueue"]["Arn"]
+    assert settings.filters({"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "message#1"}}}})
+    assert not settings.filters({"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "ticket#1"}}}})
 
 
 def test_mail_can_be_sent_from_the_email_identity_and_from_no_other_address(tpl):
