@@ -11,7 +11,8 @@ receive slows with the square of the backlog; here the retention period is read 
 for every message on every count is `time.time()` instead of two datetime conversions. DynamoDB requests are
 served one at a time, so that they are atomic as DynamoDB's are (see `application`), and DynamoDB Streams requests
 with them, so that a stream is never read in the middle of a write. moto's streams are made to keep three more of
-DynamoDB's promises (see `_faithful_streams`).
+DynamoDB's promises (see `_faithful_streams`), and the SES identities it knows are reported verified, as the local
+stack verifies every identity of the template (see resources.py).
 
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
 SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
@@ -185,6 +186,23 @@ def _shard_iterators_expire() -> None:
     DynamoDBStreamsBackend.get_records = get_records_unexpired
 
 
+def _verified_identities() -> None:
+    """SES identities moto knows are reported VerifiedForSendingStatus true: moto sends from them (it refuses
+    identities it does not know), so they are the verified ones."""
+    from moto.ses.models import EmailIdentity
+
+    if getattr(EmailIdentity, "verified", False):
+        return
+    made = EmailIdentity.__init__
+
+    def verified(self: EmailIdentity, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.verified_for_sending_status = True
+
+    EmailIdentity.__init__ = verified
+    EmailIdentity.verified = True
+
+
 def application(region: str) -> Any:
     """moto's WSGI application, with the outbox's two read-only routes in front of it.
 
@@ -195,6 +213,7 @@ def application(region: str) -> Any:
     still running (and may yet be cancelled).
     """
     _faithful_streams()
+    _verified_identities()
     aws = _dispatcher()
     dynamodb = threading.Lock()
 
