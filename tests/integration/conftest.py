@@ -131,8 +131,15 @@ def weibo() -> FakeWeibo:
     fake.stop()
 
 
-def start_stack(weibo: FakeWeibo, log: Path, *args: str) -> tuple[subprocess.Popen, LocalStackClient]:
-    """`complaints run` in its own process, pointed at `weibo`; returns once its first Weibo poll is done."""
+def _first_weibo_poll_done(health: dict[str, Any]) -> bool:
+    return health["schedules"]["WeiboFunction"]["invocations"] >= 1
+
+
+def start_stack(
+    weibo: FakeWeibo, log: Path, *args: str, ready=_first_weibo_poll_done
+) -> tuple[subprocess.Popen, LocalStackClient]:
+    """`complaints run` in its own process, pointed at `weibo`; returns once `ready(health)` (by default: once its
+    first Weibo poll is done). `--root DIR` in `args` runs another folder's template.yaml (a test's own)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "LOCAL_STATE"))}
     env["LOCAL_RETRY_SECONDS"] = "1"  # failed messages come back after 1 s instead of 90 s
@@ -168,7 +175,7 @@ def start_stack(weibo: FakeWeibo, log: Path, *args: str) -> tuple[subprocess.Pop
         try:
             with urllib.request.urlopen(url + "/_local/health", timeout=2) as r:
                 got = json.loads(r.read())
-            if got["schedules"]["WeiboFunction"]["invocations"] >= 1:  # the first poll is done
+            if ready(got):
                 health = got
                 break
         except OSError:
@@ -197,7 +204,7 @@ def stack(tmp_path_factory, weibo) -> LocalStackClient:
     stop_stack(proc)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stack_process():
     """(start, stop) for tests that need a stack of their own, e.g. to restart it."""
     return start_stack, stop_stack

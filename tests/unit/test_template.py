@@ -192,20 +192,33 @@ def test_the_local_gateway_routes_as_api_gateway_does(tpl, method, path, resourc
     assert route.template == resource
 
 
+def _assert_table_matches(ddb, tpl: Template, logical: str, props: dict) -> None:
+    desc = ddb.describe_table(TableName=tpl.physical[logical]["Ref"])["Table"]
+    assert desc["KeySchema"] == props["KeySchema"]
+    indexes = {i["IndexName"]: i for i in desc.get("GlobalSecondaryIndexes", [])}
+    for want in props.get("GlobalSecondaryIndexes", []):
+        got = indexes.pop(want["IndexName"])
+        assert (got["KeySchema"], got["Projection"]) == (want["KeySchema"], want["Projection"])
+    assert not indexes
+    if "StreamSpecification" in props:
+        view = props["StreamSpecification"]["StreamViewType"]
+        assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": view}
+        assert tpl.physical[logical]["StreamArn"] == desc["LatestStreamArn"]
+    backups = ddb.describe_continuous_backups(TableName=tpl.physical[logical]["Ref"])
+    pitr = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+    got = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+    assert got == ("ENABLED" if pitr else "DISABLED")
+    ttl = ddb.describe_time_to_live(TableName=tpl.physical[logical]["Ref"])["TimeToLiveDescription"]
+    if "TimeToLiveSpecification" in props:
+        assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"]
+
+
 def test_local_resources_match_the_template(tpl, aws_credentials):
     with mock_aws():
         create_all(tpl)
         ddb, sqs, sns, s3 = (boto3.client(s) for s in ("dynamodb", "sqs", "sns", "s3"))
         for logical, res in tpl.of_type("AWS::DynamoDB::Table").items():
-            desc = ddb.describe_table(TableName=tpl.physical[logical]["Ref"])["Table"]
-            assert desc["KeySchema"] == res["Properties"]["KeySchema"]
-            backups = ddb.describe_continuous_backups(TableName=tpl.physical[logical]["Ref"])
-            pitr = res["Properties"].get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
-            got = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
-            assert got == ("ENABLED" if pitr else "DISABLED")
-            ttl = ddb.describe_time_to_live(TableName=tpl.physical[logical]["Ref"])["TimeToLiveDescription"]
-            if "TimeToLiveSpecification" in res["Properties"]:
-                assert ttl["AttributeName"] == res["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+            _assert_table_matches(ddb, tpl, logical, res["Properties"])
         for logical, res in tpl.of_type("AWS::SQS::Queue").items():
             attrs = sqs.get_queue_attributes(QueueUrl=tpl.physical[logical]["Ref"], AttributeNames=["All"])[
                 "Attributes"

@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     retry = os.environ.get("LOCAL_RETRY_SECONDS")
     parameters = dict(p.split("=", 1) for p in args.parameter)
     serve_forever(
-        ROOT,
+        Path(args.root),
         args.port,
         retry_after=int(retry) if retry else None,
         parameters=parameters,
@@ -266,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("LOCAL_STATE_DIR"),
         metavar="DIR",
         help="keep tables and buckets in DIR across restarts (default: $LOCAL_STATE_DIR; none: start empty)",
+    )
+    p.add_argument(
+        "--root",
+        default=str(ROOT),
+        metavar="DIR",
+        help="the folder whose template.yaml to run, its CodeUri folders relative to it (default: this repository)",
     )
     p.set_defaults(func=cmd_run)
 

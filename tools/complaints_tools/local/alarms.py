@@ -1,7 +1,9 @@
 """The template's CloudWatch alarms, evaluated locally from what the local stack can see.
 
 SQS alarms (a dead-letter queue holding messages) read the queue's depth from moto; Lambda `Errors` alarms read
-the errors the local pollers and schedulers counted since start (init errors included). Others are `UNKNOWN`.
+the errors the local pollers (queue and stream pollers alike) and schedulers counted since start (init errors
+included): invocations that raised, as Lambda's Errors metric counts them — a stream batch answered with
+`batchItemFailures` is no error. Others are `UNKNOWN`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ _COMPARE = {
 
 
 def alarm_states(tpl: Template, pollers: list, schedulers: dict) -> dict[str, dict[str, Any]]:
-    """{alarm: {"state": "OK" | "ALARM" | "UNKNOWN", "value": …}} for every alarm in the template."""
+    """{alarm: {"state": "OK" | "ALARM" | "UNKNOWN", "value": …}} for every alarm in the template; `pollers`: the
+    queue and stream pollers (anything with `function.name` and `errors`)."""
     sqs = boto3.client("sqs", region_name=tpl.region)
     errors: dict[str, int] = {}
     for p in [*pollers, *schedulers.values()]:

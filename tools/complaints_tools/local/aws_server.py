@@ -9,7 +9,10 @@ taken inside moto's SQS, with the same outcome: to check a received message's re
 every attribute of its queue — counting all its messages, several times — for each message it hands out, so a
 receive slows with the square of the backlog; here the retention period is read directly. And the clock SQS reads
 for every message on every count is `time.time()` instead of two datetime conversions. DynamoDB requests are
-served one at a time, so that they are atomic as DynamoDB's are (see `application`).
+served one at a time, so that they are atomic as DynamoDB's are (see `application`), and DynamoDB Streams requests
+with them, so that a stream is never read in the middle of a write. moto's streams are made to keep three more of
+DynamoDB's promises (see `_faithful_streams`), and the SES identities it knows are reported verified, as the local
+stack verifies every identity of the template (see resources.py).
 
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
 SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
@@ -23,6 +26,7 @@ terminal reaches the stack, which saves its state through this process before cl
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -30,6 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -79,19 +84,143 @@ def _quicker_sqs() -> None:
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
+# DynamoDB Streams: a shard iterator expires 15 minutes after it is handed out; records are kept 24 hours.
+ITERATOR_LIFETIME_S = 15 * 60
+STREAM_RETENTION = datetime.timedelta(hours=24)
+
+
+def _faithful_streams() -> None:
+    """Three promises of DynamoDB Streams that moto 5 does not keep, kept (once per process).
+
+    - A cancelled transaction leaves no stream records. moto backs up every table a TransactWriteItems names (a
+      deep copy, its stream included) and puts the copy back when the transaction is cancelled: the records its
+      first writes appended vanish from the table, but every shard iterator handed out before still reads the old
+      shard object, which sees none of the table's later writes — a reader following NextShardIterator would go
+      blind after the first cancelled transaction (the Weibo poller's conditional transaction cancels routinely).
+      Here the backup shares the stream (which also spares copying every record the table ever produced) and a
+      cancelled transaction truncates it back to where it stood.
+    - Records older than 24 hours are trimmed from the shard (TrimmedDataAccessException for an iterator that
+      points at them), instead of being kept forever.
+    - Shard iterators expire after 15 minutes (ExpiredIteratorException), instead of being kept forever — moto
+      stores every iterator it hands out, and a reader gets a new one with every GetRecords.
+    """
+    from moto.dynamodb.models.table import StreamShard
+
+    if getattr(StreamShard, "faithful", False):
+        return
+    StreamShard.faithful = True
+    _streams_untouched_by_cancelled_transactions()
+    _streams_keep_24_hours()
+    _shard_iterators_expire()
+
+
+def _streams_untouched_by_cancelled_transactions() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard
+
+    StreamShard.__deepcopy__ = lambda self, memo: self  # a table's backup shares its stream
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        before = {n: (t.stream_shard, len(t.stream_shard.items)) for n, t in self.tables.items() if t.stream_shard}
+        try:
+            transact(self, transact_items)
+        except BaseException:
+            for name, (shard, length) in before.items():
+                del shard.items[length:]  # the records of the writes the cancellation undid
+                if name in self.tables:
+                    shard.table = self.tables[name]  # the restored copy, which shares this shard
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _streams_keep_24_hours() -> None:
+    from moto.core.utils import utcnow
+    from moto.dynamodb.models.table import StreamShard
+
+    add = StreamShard.add
+
+    def add_then_trim(self: StreamShard, old: Any, new: Any) -> None:
+        add(self, old, new)
+        horizon, expired = utcnow() - STREAM_RETENTION, 0
+        while (
+            expired < len(self.items)
+            and self.items[expired].record["dynamodb"]["ApproximateCreationDateTime"] < horizon
+        ):
+            expired += 1
+        if expired:  # sequence numbers are positions from the shard's start: move the start past them
+            del self.items[:expired]
+            self.starting_sequence_number += expired
+
+    StreamShard.add = add_then_trim
+
+
+def _shard_iterators_expire() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+    made = ShardIterator.__init__
+
+    def made_at(self: ShardIterator, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.made_at = time.monotonic()
+
+    ShardIterator.__init__ = made_at
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records_unexpired(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+        iterators, oldest = self.shard_iterators, time.monotonic() - ITERATOR_LIFETIME_S
+        while iterators:  # in the order they were made
+            arn, first = next(iter(iterators.items()))
+            if getattr(first, "made_at", oldest) > oldest:
+                break
+            del iterators[arn]
+        iterator = iterators.get(iterator_arn)
+        if iterator is None:
+            raise JsonRESTError("ExpiredIteratorException", "Iterator expired (or never handed out)")
+        if iterator.sequence_number < iterator.stream_shard.starting_sequence_number:
+            raise JsonRESTError("TrimmedDataAccessException", "The records this iterator points at have expired")
+        return get_records(self, iterator_arn, limit)
+
+    DynamoDBStreamsBackend.get_records = get_records_unexpired
+
+
+def _verified_identities() -> None:
+    """SES identities moto knows are reported VerifiedForSendingStatus true: moto sends from them (it refuses
+    identities it does not know), so they are the verified ones."""
+    from moto.ses.models import EmailIdentity
+
+    if getattr(EmailIdentity, "verified", False):
+        return
+    made = EmailIdentity.__init__
+
+    def verified(self: EmailIdentity, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.verified_for_sending_status = True
+
+    EmailIdentity.__init__ = verified
+    EmailIdentity.verified = True
+
+
 def application(region: str) -> Any:
     """moto's WSGI application, with the outbox's two read-only routes in front of it.
 
     DynamoDB requests are served one at a time. DynamoDB makes each request atomic — an ADD never hands out a
     number twice, of two conditional writes racing for one item only one wins — but moto reads, decides and writes
     without a lock, so concurrent threads of its server could repeat ticket numbers and both win a routing claim.
+    DynamoDB Streams requests take the same turns, so that no reader sees the records of a transaction that is
+    still running (and may yet be cancelled).
     """
+    _faithful_streams()
+    _verified_identities()
     aws = _dispatcher()
     dynamodb = threading.Lock()
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             with dynamodb:
                 return list(aws(environ, start_response))
         if not path.startswith("/_outbox/"):

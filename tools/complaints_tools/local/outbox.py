@@ -8,10 +8,13 @@ outbox honours filter policies exactly as the emulated SNS evaluates them. It ru
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 import threading
 import time
+from email.utils import getaddresses
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -64,6 +67,7 @@ def install() -> None:
 def _record_messages_to_citizens() -> None:
     sms_publish = SNSBackend.publish
     send_email = SESBackend.send_email
+    send_raw_email = SESBackend.send_raw_email
 
     def recording_sms(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None, *a, **kw):
         message_id = sms_publish(self, message, arn, phone_number, *a, **kw)
@@ -82,8 +86,27 @@ def _record_messages_to_citizens() -> None:
             _record_to_citizen({**entry, "ticket_no": found.group(1) if found else None})
         return sent
 
+    def recording_raw_email(self: SESBackend, source: str | None, destinations: list[str], raw_data: str, *a, **kw):
+        sent = send_raw_email(self, source, destinations, raw_data, *a, **kw)
+        # moto has added the message's To, Cc and Bcc to `destinations` by now (again, if they were given too).
+        subject, body = _subject_and_text(raw_data)
+        found = _TICKET_IN_SUBJECT.search(subject or "")
+        for address in dict.fromkeys(address for _, address in getaddresses(destinations)):
+            entry = {"protocol": "email", "endpoint": address, "subject": subject, "message": body}
+            _record_to_citizen({**entry, "ticket_no": found.group(1) if found else None})
+        return sent
+
     SNSBackend.publish = recording_sms
+    # SES v2's SendEmail is served by the same backend: Simple content by send_email, Raw by send_raw_email.
     SESBackend.send_email = recording_email
+    SESBackend.send_raw_email = recording_raw_email
+
+
+def _subject_and_text(raw: str) -> tuple[str | None, str]:
+    """A MIME message's subject (decoded) and text: its text/plain part, else its first text part."""
+    message = email.message_from_string(raw, policy=email.policy.default)
+    part = message.get_body(preferencelist=("plain", "html"))
+    return message["subject"], part.get_content() if part is not None else ""
 
 
 def _record_to_citizen(entry: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ CREATED = (
     "AWS::IAM::Role",
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
+    "AWS::SES::EmailIdentity",
 )
 
 
@@ -47,6 +48,8 @@ def create_all(tpl: Template) -> list[str]:
         _user_pool(tpl, logical, res["Properties"])
     for logical, res in tpl.of_type("AWS::Cognito::UserPoolClient").items():
         _user_pool_client(tpl, logical, res["Properties"])
+    for logical, res in tpl.of_type("AWS::SES::EmailIdentity").items():
+        _email_identity(tpl, logical, res["Properties"])
     for logical, res in tpl.of_type("AWS::IAM::Role").items():  # last: their policies name the others
         _role(tpl, logical, res["Properties"])
     return sorted(k for k, v in tpl.resources.items() if v["Type"] not in CREATED)
@@ -63,12 +66,25 @@ def _key(tpl: Template, logical: str, props: dict[str, Any]) -> None:
 def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
     ddb = boto3.client("dynamodb", region_name=tpl.region)
     name = props.get("TableName") or physical_name(tpl, logical)
+    billing = props.get("BillingMode", "PROVISIONED")
+    extra: dict[str, Any] = {}
+    if billing == "PROVISIONED" and "ProvisionedThroughput" in props:
+        extra["ProvisionedThroughput"] = _throughput(props["ProvisionedThroughput"])
+    if props.get("GlobalSecondaryIndexes"):
+        extra["GlobalSecondaryIndexes"] = [_index(i, billing) for i in props["GlobalSecondaryIndexes"]]
+    if props.get("LocalSecondaryIndexes"):
+        extra["LocalSecondaryIndexes"] = [_index(i, None) for i in props["LocalSecondaryIndexes"]]
+    stream = props.get("StreamSpecification")
+    if stream:
+        # CloudFormation's StreamSpecification has only the view type: a table with one has its stream enabled.
+        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     ddb.create_table(
         TableName=name,
         AttributeDefinitions=props["AttributeDefinitions"],
         KeySchema=props["KeySchema"],
-        BillingMode=props.get("BillingMode", "PROVISIONED"),
+        BillingMode=billing,
         SSESpecification={"Enabled": bool(props.get("SSESpecification", {}).get("SSEEnabled", False))},
+        **extra,
     )
     ttl = props.get("TimeToLiveSpecification")
     if ttl:
@@ -78,8 +94,33 @@ def _table(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         ddb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
-    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
-    tpl.physical[logical] = {"Ref": name, "Arn": arn}
+    desc = ddb.describe_table(TableName=name)["Table"]
+    tpl.physical[logical] = {"Ref": name, "Arn": desc["TableArn"]}
+    if stream:  # what `!GetAtt Table.StreamArn` names, as CloudFormation returns it
+        tpl.physical[logical]["StreamArn"] = desc["LatestStreamArn"]
+
+
+def _index(cfn: dict[str, Any], billing: str | None) -> dict[str, Any]:
+    """A secondary index in the API's spelling: the same keys as CloudFormation's, throughput only where it applies
+    (a PAY_PER_REQUEST table's indexes have none; local indexes share their table's)."""
+    index = {k: cfn[k] for k in ("IndexName", "KeySchema", "Projection")}
+    if billing == "PROVISIONED" and "ProvisionedThroughput" in cfn:
+        index["ProvisionedThroughput"] = _throughput(cfn["ProvisionedThroughput"])
+    return index
+
+
+def _throughput(cfn: dict[str, Any]) -> dict[str, int]:
+    return {k: int(cfn[k]) for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+
+
+def _email_identity(tpl: Template, logical: str, props: dict[str, Any]) -> None:
+    """An SES identity, verified: on AWS its owner follows the link SES mails it (or publishes the domain's DKIM
+    records) before anything can be sent from it; locally nobody can. moto sends from any identity it knows (SES v1
+    and v2 share them) and refuses all others, as SES refuses unverified ones; the moto process reports the
+    identities it knows as verified (aws_server.py)."""
+    identity = tpl.resolve(props["EmailIdentity"])
+    boto3.client("sesv2", region_name=tpl.region).create_email_identity(EmailIdentity=identity)
+    tpl.physical[logical] = {"Ref": identity}
 
 
 def _bucket(tpl: Template, logical: str, props: dict[str, Any]) -> None:

@@ -161,16 +161,22 @@ class Template:
             if e["Type"] == "Api" and "Authorizer" in e["Properties"].get("Auth", {})
         }
 
+    def _api(self) -> dict[str, Any]:
+        """The template's one API (an empty one for a template without, such as a test's)."""
+        apis = list(self.of_type("AWS::Serverless::Api").values())
+        if len(apis) > 1:
+            raise NotImplementedError("the local gateway serves one AWS::Serverless::Api")
+        return apis[0] if apis else {"Properties": {}}
+
     def cognito_authorizers(self) -> dict[str, str]:
         """The API's Cognito authorizers: name → the logical id of the user pool they trust."""
-        (api,) = self.of_type("AWS::Serverless::Api").values()
+        api = self._api()
         authorizers = api["Properties"].get("Auth", {}).get("Authorizers", {})
         return {name: a["UserPoolArn"]["Fn::GetAtt"][0] for name, a in authorizers.items() if "UserPoolArn" in a}
 
     def gateway_responses(self) -> dict[str, dict[str, Any]]:
         """The API's GatewayResponses: API Gateway's own answers, by response type (MISSING_AUTHENTICATION_TOKEN …)."""
-        (api,) = self.of_type("AWS::Serverless::Api").values()
-        return api["Properties"].get("GatewayResponses", {})
+        return self._api()["Properties"].get("GatewayResponses", {})
 
     def schedule_events(self, logical: str) -> list[dict[str, Any]]:
         """The function's Schedule events, their properties resolved (`Schedule` is an expression string)."""
@@ -180,3 +186,8 @@ class Template:
     def sqs_events(self, logical: str) -> list[dict[str, Any]]:
         events = self.functions()[logical]["Properties"].get("Events", {})
         return [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+
+    def dynamodb_events(self, logical: str) -> list[dict[str, Any]]:
+        """The function's DynamoDB (stream) events, their properties resolved (`Stream` is the stream's ARN)."""
+        events = self.functions()[logical]["Properties"].get("Events", {})
+        return [self.resolve(e["Properties"]) for e in events.values() if e["Type"] == "DynamoDB"]
