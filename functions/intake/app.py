@@ -12,15 +12,13 @@ from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import __version__, logs, wiring
-from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, TicketOut
+from complaints import __version__, http_api, logs, wiring
+from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, RatingIn, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk.intake import NewComplaint, PhotoUpload
 
@@ -30,30 +28,10 @@ app = APIGatewayRestResolver(
     enable_validation=True, serializer=partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 )
 intake = wiring.intake()
+citizen = wiring.citizen(intake)
 MAX_REQUEST_BYTES = wiring.max_request_bytes()
 
-_ERRORS = {
-    errors.InvalidComplaint: HTTPStatus.UNPROCESSABLE_ENTITY,
-    errors.PhotoTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    errors.PhotoRejected: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-    errors.TicketNotFound: HTTPStatus.NOT_FOUND,
-    errors.ReceiptInUrl: HTTPStatus.BAD_REQUEST,
-    errors.TemporarilyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
-    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
-    errors.RequestInProgress: HTTPStatus.CONFLICT,
-}
-
-
 _JSON_ERROR = {"application/json": {"model": ErrorOut}}
-
-
-def _error(status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False),
-        headers=headers,
-    )
 
 
 def _error_answers(descriptions: dict[int, str]) -> dict[int, dict]:
@@ -155,6 +133,44 @@ def get_complaint(
     return TicketOut.model_validate(intake.citizen_view(id, x_receipt))
 
 
+@app.post(
+    "/complaints/<id>/rating",
+    operation_id="rate_answer",
+    summary="Rate the answer",
+    responses={
+        200: {
+            "description": "Rated: the ticket is `closed`, or `reopened` to the agency (`triage` past the city's limit"
+            " of reopenings), as the ticket now is",
+            "content": {"application/json": {"model": TicketOut}},
+        },
+        **_error_answers(
+            {
+                400: "The body is empty (`empty_body`) or not JSON (`invalid_json`); or the receipt was sent in the URL"
+                " (`receipt_in_url`)",
+                404: "No ticket with this id and receipt (`not_found`)",
+                409: "The ticket is not `answered`, or its answer was rated already (`move_not_allowed`; `state` is"
+                " where the ticket is now)",
+                415: "The body is not application/json (`unsupported_content_type`)",
+                422: "A rule broken; the message names the field (`invalid_request`)",
+                429: _TOO_MANY,
+                503: "The rating could not be stored (`unavailable`); retry",
+            }
+        ),
+    },
+)
+def rate_answer(
+    id: Annotated[str, Path()],
+    rating: Annotated[RatingIn, Body()],
+    x_receipt: Annotated[
+        str | None, Header(alias="X-Receipt", description="The receipt from POST /complaints; never in the URL")
+    ] = None,
+) -> TicketOut:
+    if "receipt" in (app.current_event.query_string_parameters or {}):
+        raise errors.ReceiptInUrl("send the receipt in the X-Receipt header, not in the URL")
+    rated = citizen.rate(id, x_receipt, rating.score, rating.resolved, rating.comment)
+    return TicketOut.model_validate(rated)
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> dict:
     return openapi_document()
@@ -192,104 +208,20 @@ def openapi_document() -> dict:
             "operationId": "get_complaint",
             "parameters": {"path.id": "$response.body#/id", "header.X-Receipt": "$response.body#/receipt"},
             "description": "The ticket just created, with its receipt in X-Receipt",
-        }
+        },
+        "RateAnswer": {
+            "operationId": "rate_answer",
+            "parameters": {"path.id": "$response.body#/id", "header.X-Receipt": "$response.body#/receipt"},
+            "description": "Rate the ticket's answer, once it is answered (409 before)",
+        },
     }
     return doc
 
 
-@app.exception_handler(errors.DeskError)
-def _desk_error(e: errors.DeskError) -> Response:
-    status = _ERRORS.get(type(e), HTTPStatus.BAD_REQUEST)
-    return _error(status, e.code, e.message)
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(e: RequestValidationError) -> Response:
-    errs = e.errors()
-    if any(err.get("type") == "json_invalid" for err in errs):
-        return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is not valid JSON")
-    if any(err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",) for err in errs):
-        # Powertools reads an empty body and a JSON null alike, as no body at all.
-        if not app.current_event.body:
-            message = "the request body is empty; send the complaint as a JSON object"
-            return _error(HTTPStatus.BAD_REQUEST, "empty_body", message)
-        return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "body: must be a JSON object, not null")
-    # Name the field and the rule, never echo the input: it may hold a phone number.
-    parts = []
-    for err in errs[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "complaint"))
-        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
-    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "; ".join(parts))
-
-
-@app.exception_handler(UnicodeDecodeError)
-def _not_utf8(e: UnicodeDecodeError) -> Response:
-    return _error(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body must be UTF-8")
-
-
-@app.exception_handler(ValueError)
-def _number_too_long(e: ValueError) -> Response:
-    # json.loads refuses integers of more than 4,300 digits with a plain ValueError (CVE-2020-10735's limit).
-    if "digits" not in str(e):
-        raise e
-    return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "a number in the request body is too long")
-
-
-@app.exception_handler(RecursionError)
-def _too_deep(e: RecursionError) -> Response:
-    return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "the request body is nested too deeply")
-
-
-@app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_content_type(e: RequestUnsupportedContentType) -> Response:
-    return _error(
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send the complaint as application/json"
-    )
-
-
-@app.not_found
-def _not_found(e: NotFoundError) -> Response:
-    # Every method reaches this function (template.yaml's Fallback event), so it tells an unknown route from a
-    # method its route does not take.
-    allowed = ", ".join(_methods_at(app.current_event.path))
-    if allowed:
-        message = f"this route takes {allowed} only"
-        return _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", message, headers={"Allow": allowed})
-    return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
-
-
-def _methods_at(path: str) -> list[str]:
-    # Powertools keeps its routes unexposed; these two lists are where its own resolver looks them up.
-    routes = app._static_routes + app._dynamic_routes
-    return sorted({route.method for route in routes if route.rule.match(path)})
+http_api.install(app, "the complaint", body_params=("complaint", "rating"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     submit_once.register_context(context)
-    return _refused_before_parsing(event) or app.resolve(event, context)
-
-
-def _refused_before_parsing(event: dict) -> dict | None:
-    """A body over the cap costs nothing but its transfer; a body that is not JSON is not parsed as a form either."""
-    if len(event.get("body") or "") > MAX_REQUEST_BYTES:
-        status, code, message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", "the request body is too large"
-    elif event.get("body") and not _is_json(event.get("headers") or {}):
-        status, code, message = (
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_type",
-            "send the complaint as application/json",
-        )
-    else:
-        return None
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": {"code": code, "message": message}}),
-        "isBase64Encoded": False,
-    }
-
-
-def _is_json(headers: dict) -> bool:
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    return content_type.split(";", 1)[0].strip().lower() in ("application/json", "")
+    return http_api.refused_before_parsing(event, MAX_REQUEST_BYTES, "the complaint") or app.resolve(event, context)

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from complaints.domain.photos import KIND_BY_CONTENT_TYPE, MAX_INLINE_BASE64_CHARS, MAX_INLINE_BYTES, MAX_UPLOAD_BYTES
-from complaints.domain.tickets import Location, PhotoStatus, TriageReason
+from complaints.domain.tickets import Location, PhotoStatus, Status, TriageReason
 
 MAX_TEXT_CHARS = 5000
 # The channels a caller of the public API may name. Weibo and WeChat tickets are made by their own pollers and
@@ -192,10 +192,26 @@ class PhotoOut(BaseModel):
     thumbnail_url: str | None = Field(description="Time-limited link to the thumbnail (≤ 320 px, no metadata)")
 
 
+class AnswerOut(BaseModel):
+    text: str
+    agency: str = Field(description="The agency that answered, by name")
+    at: str
+
+
+class RatingOut(BaseModel):
+    score: int = Field(ge=1, le=5)
+    resolved: bool
+    comment: str | None = None
+    at: str
+
+
 class TicketOut(BaseModel):
     id: str
     ticket_no: int
-    status: Literal["awaiting_photo", "photo_rejected", "received", "classified", "routing", "dispatched", "triage"]
+    status: Status = Field(
+        description="awaiting_photo, photo_rejected, received, classified, routing, dispatched, triage; then accepted"
+        " (签收), answered (答复), returned (退单), reopened (重办), closed (办结)"
+    )
     category: str | None
     department: str | None
     district: str | None
@@ -208,6 +224,22 @@ class TicketOut(BaseModel):
         description="Only in `triage`: no_evidence (the model knows Chinese only, and found too little of it), "
         "low_confidence, no_category or interrupted"
     )
+    answers: list[AnswerOut] = Field(description="The agencies' answers, oldest first")
+    deadline: str | None = Field(
+        description="When the answer is due (ISO 8601 with the city's offset), while one is owed"
+    )
+    rating: RatingOut | None = Field(description="The citizen's rating of the latest answer, once given")
+    rate_by: str | None = Field(description="Only while `answered`: the rating window closes then, unrated")
+
+
+class RatingIn(BaseModel):
+    """The citizen's rating of the answer, on the national 好差评 scale: 1 非常不满意, 2 不满意, 3 基本满意, 4 满意,
+    5 非常满意. Score 2 or less, or resolved false, reopens the ticket (重办); otherwise it is closed (办结)."""
+
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5, strict=True, description="1 非常不满意 … 5 非常满意")
+    resolved: bool = Field(strict=True, description="Whether the problem was solved")
+    comment: str | None = Field(default=None, max_length=500, strict=True, description="At most 500 characters")
 
 
 class ErrorBody(BaseModel):

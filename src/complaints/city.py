@@ -98,6 +98,13 @@ class City:
     def agency(self, agency_id: str) -> Agency:
         return self._agency_by_id[agency_id]
 
+    def triage_desk(self) -> Agency:
+        """The agency of kind `triage`: the human dispatchers who route what the model does not."""
+        desk = next((a for a in self.agencies if a.kind == "triage"), None)
+        if desk is None:
+            raise CityConfigError(f"{self.code}: no agency of kind triage; the answer loop needs one")
+        return desk
+
     def agency_ids(self) -> frozenset[str]:
         return frozenset(self._agency_by_id)
 
@@ -118,7 +125,12 @@ class City:
         return next((d for d in self.districts if d.name == name), None)
 
     def ticket_link(self, ticket_no: int) -> str:
+        """The citizen's and the public's page of a ticket."""
         return f"{self.public_base_url.rstrip('/')}/t/{ticket_no}"
+
+    def workspace_link(self, ticket_id: str) -> str:
+        """The ticket in the agency workspace, where staff sign in, read it with fresh photo links and answer."""
+        return f"{self.public_base_url.rstrip('/')}/agency/tickets/{ticket_id}"
 
     def tokenizer_words(self) -> list[str]:
         """Words the tokenizer keeps whole: every place name (with short forms and communities), category terms."""

@@ -12,7 +12,11 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import (
+    DynamoDBStreamChangedRecordModel,
+    DynamoDBStreamRecordModel,
+    SqsRecordModel,
+)
 from pydantic import BaseModel, Field, Json
 
 
@@ -89,6 +93,43 @@ def s3_object_batch_handler(step: Callable[[str], Any], logger: Logger) -> Calla
                 step(unquote_plus(s3_record.s3.object.key))
 
     return batch_handler(record_handler, S3NotificationRecord, logger)
+
+
+class _OutboxChange(DynamoDBStreamChangedRecordModel):
+    NewImage: dict[str, Any]  # type: ignore[assignment]
+
+
+class OutboxRecord(DynamoDBStreamRecordModel):
+    dynamodb: _OutboxChange  # type: ignore[assignment]
+
+
+def outbox_stream_handler(step: Callable[[Any], Any], logger: Logger) -> Callable[[dict, Any], dict]:
+    """A Lambda handler for the tickets table's stream, filtered to new outbox items (template.yaml's
+    FilterCriteria): `step(message)` runs for each, an OutboxMessage. A record that raises is reported alone
+    (ReportBatchItemFailures, by its sequence number); the stream retries from it, then after MaximumRetryAttempts
+    sends it to the on-failure destination, whose alarm calls an operator."""
+    from decimal import Decimal
+
+    from complaints.domain.outbox import OutboxMessage
+
+    def record_handler(record: OutboxRecord) -> None:
+        image = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in record.dynamodb.NewImage.items()}
+        message = OutboxMessage.model_validate({k: v for k, v in image.items() if k in OutboxMessage.model_fields})
+        logger.append_keys(ticket_id=message.ticket_id)
+        try:
+            step(message)
+        finally:
+            logger.remove_keys(["ticket_id"])
+
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=OutboxRecord)
+
+    @logger.inject_lambda_context
+    def lambda_handler(event: dict, context: Any) -> dict:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return lambda_handler
 
 
 def batch_handler(

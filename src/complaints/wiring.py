@@ -37,6 +37,8 @@ class Settings(BaseModel):
     contact_key_id: str | None = None
     photo_link_role_arn: str | None = None
     max_request_bytes: int = Field(default=6_000_000, gt=0)
+    citizen_email_sender: str | None = None
+    sms_sender_id: str | None = None
 
     @field_validator("weibo_api_base")
     @classmethod
@@ -196,3 +198,53 @@ def weibo_token(parameter: str, provider):
 def staff_city() -> City:
     """The city file, for the agency API: which agency a staff member's group names."""
     return city(Settings.from_env().city_config)
+
+
+def citizen(taking: Intake):
+    """The citizen's side of the answer loop (rating), next to the intake it shares the receipt check with."""
+    from complaints.domain.desk.citizen import Citizen
+
+    return Citizen(city=taking.city, tickets=taking.tickets, intake=taking)
+
+
+def agency_work():
+    from complaints.adapters.aws import S3PhotoStore
+    from complaints.domain.desk.agency_work import AgencyWork
+
+    s = Settings.from_env("photos_bucket")
+    return AgencyWork(city=city(s.city_config), tickets=_tickets(s), photos=S3PhotoStore(s.photos_bucket))
+
+
+def triage(work):
+    from complaints.domain.desk.triage import Triage
+
+    return Triage(city=work.city, tickets=work.tickets, work=work)
+
+
+def deadlines():
+    from complaints.domain.desk.due import Deadlines
+
+    s = Settings.from_env()
+    return Deadlines(city=city(s.city_config), tickets=_tickets(s))
+
+
+def messenger():
+    """The one use case that opens sealed contacts: the only function with kms:Decrypt on the contact key."""
+    from complaints.adapters.aws import DynamoOutbox, KmsContactVault, SnsNotifier
+    from complaints.adapters.citizen_channels import CitizenChannels, SesEmailSender, SnsSmsSender
+    from complaints.adapters.weibo.dynamo import DynamoMentionLedger
+    from complaints.domain.desk.messenger import Messenger
+
+    s = Settings.from_env("contact_key_id", "citizen_email_sender", "dispatch_topic_arn", "triage_topic_arn")
+    return Messenger(
+        city=city(s.city_config),
+        tickets=_tickets(s),
+        outbox=DynamoOutbox(s.tickets_table),
+        contacts=KmsContactVault(s.contact_key_id),
+        citizens=CitizenChannels(
+            SnsSmsSender(sender_id=s.sms_sender_id),
+            SesEmailSender(s.citizen_email_sender),
+            DynamoMentionLedger(s.tickets_table),
+        ),
+        notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
+    )

@@ -30,6 +30,7 @@ EXPECTED = {
     (S.ACCEPTED, S.ANSWERED): {"agency"},
     (S.ANSWERED, S.CLOSED): {"citizen", "system"},
     (S.ANSWERED, S.REOPENED): {"citizen"},
+    (S.ANSWERED, S.TRIAGE): {"citizen"},  # not satisfied past the reopen limit
     (S.DISPATCHED, S.RETURNED): {"agency"},
     (S.ACCEPTED, S.RETURNED): {"agency"},
     (S.RETURNED, S.TRIAGE): {"system"},
@@ -61,6 +62,7 @@ CALLS = {
     "return_to_triage": lambda repo, t: repo.return_to_triage(t),
     "reassign": lambda repo, t: repo.reassign(t, TRIAGE, "市综合行政执法局"),
     "reopen": lambda repo, t: repo.reopen(t, CITIZEN, "垃圾还在"),
+    "reopen_past_limit": lambda repo, t: repo.reopen_past_limit(t, CITIZEN, "还是没人管"),
     "close": lambda repo, t: repo.close(t, CITIZEN),
 }
 
@@ -79,7 +81,12 @@ def ticket_in(state: Status, ticket_id: str = "a" * 32) -> Ticket:
         # A ticket in `routing` is held by worker w1 (since long ago: its lease may be over).
         routing_claim="w1" if state is S.ROUTING else None,
         routing_since="2020-01-01T00:00:00.000Z" if state is S.ROUTING else None,
+        # Past routing, the ticket is in the inbox of the agency it was dispatched to (eco), or the triage desk's.
+        agency={S.TRIAGE: "triage-desk", S.RETURNED: "triage-desk"}.get(state, "eco") if state in _HELD else None,
     )
+
+
+_HELD = {S.DISPATCHED, S.ACCEPTED, S.ANSWERED, S.RETURNED, S.REOPENED, S.CLOSED, S.TRIAGE}
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -151,7 +158,13 @@ def test_an_actor_the_table_does_not_name_changes_nothing(repo, move):
     repo.create(ticket_in(state))
     wrong = next(a for kind, a in ACTORS.items() if kind not in m.actors and kind is not ActorKind.SYSTEM)
     method = {"return": "return_ticket"}.get(move, move)
-    args = {"answer": ["已清理"], "return": ["理由"], "reassign": ["市综合行政执法局"], "reopen": ["垃圾还在"]}
+    args = {
+        "answer": ["已清理"],
+        "return": ["理由"],
+        "reassign": ["市综合行政执法局"],
+        "reopen": ["垃圾还在"],
+        "reopen_past_limit": ["还是没人管"],
+    }
     with pytest.raises(MoveNotAllowed, match=f"{wrong.kind.value} may not"):
         getattr(repo, method)("a" * 32, wrong, *args.get(move, []))
     assert repo.get("a" * 32).status is state

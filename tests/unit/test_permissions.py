@@ -20,6 +20,7 @@ from complaints_tools.local.template import Template
 ROOT = Path(__file__).resolve().parents[2]
 
 TICKETS = ("ticket#*",)
+MESSAGES = ("message#*",)  # the outbox: messages a move owes, written in the move's transaction
 COUNTER = ("counter#ticket_no",)
 LEDGER = ("weibo#*",)  # the Weibo cursor, one item per mention, the reply outbox
 DERIVED = "${PhotosBucket.Arn}/photos/*"  # photos/<ticket id>/display.jpg and thumbnail.jpg
@@ -33,6 +34,9 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
         (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),  # the next ticket number
         # store the ticket, read it for GET /complaints/{id}, delete it when the intake fails half-way
         (("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        # a rating closes or reopens the ticket, with the messages it owes in the same transaction
+        (("dynamodb:UpdateItem",), "TicketsTable", TICKETS),
+        (("dynamodb:PutItem",), "TicketsTable", MESSAGES),
         # Powertools Idempotency: the kept answer per Idempotency-Key
         (
             ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
@@ -82,7 +86,43 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
             None,
         ),
     ],
-    "AgencyFunction": [],  # so far it reads only the token's claims and the city file
+    "AgencyFunction": [
+        # read and move tickets (accept, reply, return, extend, assign), with the messages they owe
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
+        (("dynamodb:PutItem",), "TicketsTable", MESSAGES),
+        # the inboxes: the caller's agency's tickets, from the indexes, never a scan
+        (("dynamodb:Query",), "${TicketsTable.Arn}/index/inbox", None),
+        (("dynamodb:Query",), "${TicketsTable.Arn}/index/inbox_status", None),
+        (("s3:GetObject",), DERIVED, None),  # sign fresh photo links on each view
+    ],
+    "MessengerFunction": [
+        (("kms:Decrypt",), "ContactKey", None),  # the one function that opens sealed contact details
+        (("dynamodb:GetItem",), "TicketsTable", TICKETS),
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", MESSAGES),  # claim and record deliveries
+        (("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), "TicketsTable", LEDGER),  # Weibo comments
+        (("sns:Publish",), "*", None),  # SMS to a phone number has no resource but "*"
+        (
+            ("ses:SendEmail",),
+            "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${CitizenEmailSender}",
+            None,
+        ),
+        (
+            ("kms:GenerateDataKey", "kms:Decrypt"),
+            "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*",
+            "via sns.${AWS::Region}.amazonaws.com",
+        ),
+        (("sqs:SendMessage",), "MessengerDeadLetterQueue", None),  # the stream's on-failure records
+        (
+            ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"),
+            "not TicketsTable.StreamArn",
+            "deny",
+        ),
+    ],
+    "DeadlinesFunction": [
+        (("dynamodb:Query",), "${TicketsTable.Arn}/index/due", None),
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
+        (("dynamodb:PutItem",), "TicketsTable", MESSAGES),
+    ],
 }
 # What SAM adds to each role by itself: CloudWatch Logs for every function, and for an SQS event source the
 # AWS-managed queue-reading policy (any queue: hence the Deny rows above, which keep each to its own queue).
@@ -93,6 +133,8 @@ SAM_ADDS = {
     "RouteFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
     "WeiboFunction": ["AWSLambdaBasicExecutionRole"],
     "AgencyFunction": ["AWSLambdaBasicExecutionRole"],
+    "MessengerFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
+    "DeadlinesFunction": ["AWSLambdaBasicExecutionRole"],
 }
 
 
@@ -109,6 +151,8 @@ def _name(value: Any) -> str:
         return arg
     if key == "Fn::GetAtt" and arg[1] == "Arn":
         return arg[0]
+    if key == "Fn::GetAtt" and arg[1] == "StreamArn":
+        return f"{arg[0]}.StreamArn"
     if key == "Fn::Sub" and isinstance(arg, str):
         return arg
     raise AssertionError(f"the table cannot name the resource {value}")
@@ -198,8 +242,20 @@ def test_no_function_may_scan_or_read_the_tickets_table_in_bulk(tpl):
 def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
     for fn in tpl.functions():
         queues = [e["Queue"]["Fn::GetAtt"][0] for e in tpl.sqs_events(fn)]
-        denied = {r for _a, r, limit in _template_grants(tpl, fn) if limit == "deny"}
+        denied = {r for a, r, limit in _template_grants(tpl, fn) if limit == "deny" and a.startswith("sqs:")}
         assert denied == {f"not {q}" for q in queues}, fn
+
+
+def test_only_the_messenger_opens_contact_details_and_reads_only_the_tickets_stream(tpl):
+    openers = [f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", None) in _template_grants(tpl, f)]
+    assert openers == ["MessengerFunction"]
+    streams = [
+        (fn, e["Properties"]["Stream"])
+        for fn, res in tpl.functions().items()
+        for e in res["Properties"].get("Events", {}).values()
+        if e["Type"] == "DynamoDB"
+    ]
+    assert streams == [("MessengerFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]})]
 
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"

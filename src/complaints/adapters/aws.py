@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
+from complaints.domain.outbox import OutboxMessage, message_key
 from complaints.domain.tickets import HistoryEntry, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
@@ -67,50 +68,154 @@ class DynamoTicketRepository(TicketMoves):
         self.table.delete_item(Key={"pk": f"ticket#{ticket_id}"})
 
     def _write(
-        self, ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+        self,
+        ticket_id: str,
+        move: Move,
+        entry: HistoryEntry | None,
+        fields: dict[str, Any],
+        expect: dict[str, Any],
+        messages: list[OutboxMessage],
     ) -> None:
-        names = {"#s": "status"}
-        values = {":to": move.target.value}
-        sets = ["#s = :to"]
-        if entry is not None:
-            names["#h"] = "history"
-            values[":entry"] = _to_dynamo([entry.model_dump(mode="json", exclude_none=True)])
-            sets.append("#h = list_append(#h, :entry)")
-        sources = []
-        for i, source in enumerate(sorted(move.sources)):
-            values[f":from{i}"] = source.value
-            sources.append(f":from{i}")
-        conditions = [f"#s IN ({', '.join(sources)})"]
-        for i, (key, value) in enumerate(sorted(expect.items())):
-            names[f"#e{i}"] = key
-            if value is None:
-                conditions.append(f"attribute_not_exists(#e{i})")
-            else:
-                values[f":e{i}"] = _to_dynamo(value)
-                conditions.append(f"#e{i} = :e{i}")
-        removes = []
-        for i, (key, value) in enumerate(sorted(fields.items())):
-            names[f"#f{i}"] = key
-            if value is None:
-                removes.append(f"#f{i}")
-            else:
-                values[f":f{i}"] = _to_dynamo(value)
-                sets.append(f"#f{i} = :f{i}")
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        update = _conditional_update(ticket_id, move, entry, fields, expect)
+        if not messages:
+            try:
+                self.table.update_item(**update)
+            except ClientError as e:
+                if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise refused(move, _status_of(e.response.get("Item"))) from None
+                raise
+            return
+        # The move and the messages it owes, in one transaction: both are stored or neither (the outbox).
+        items = [{"Update": {"TableName": self.table.name, **update}}]
+        items += [
+            {
+                "Put": {
+                    "TableName": self.table.name,
+                    "Item": _to_dynamo(_message_item(m)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for m in messages
+        ]
         try:
-            self.table.update_item(
-                Key={"pk": f"ticket#{ticket_id}"},
-                UpdateExpression=expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                # A lost race says where the ticket is now, from the same read as the refusal: no second read.
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self.table.meta.client.transact_write_items(TransactItems=items)
         except ClientError as e:
-            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise refused(move, _status_of(e.response.get("Item"))) from None
+            reasons = e.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                state = _status_of(reasons[0].get("Item"))
+                if state is None:  # not every DynamoDB returns the item: read it
+                    current = self.get(ticket_id)
+                    state = current.status.value if current else None
+                raise refused(move, state) from None
             raise
+
+    # ---- the indexes: agency inboxes and what falls due (template.yaml, TicketsTable)
+    def inbox(
+        self, agency: str, status: str | None, overdue: bool, limit: int, cursor: dict[str, str] | None
+    ) -> tuple[list[Ticket], dict[str, str] | None]:
+        """One page of an agency's tickets, newest first, from the `inbox` index (or `inbox_status` for one state);
+        the cursor is the index key of the page's last ticket."""
+        if status:
+            index, key = "inbox_status", {"agency_status": f"{agency}#{status}"}
+        else:
+            index, key = "inbox", {"agency": agency}
+        ((name, value),) = key.items()
+        query: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": name},
+            "ExpressionAttributeValues": {":k": value},
+            "ScanIndexForward": False,
+        }
+        if overdue:
+            query["FilterExpression"] = "#o = :yes"
+            query["ExpressionAttributeNames"]["#o"] = "overdue"
+            query["ExpressionAttributeValues"][":yes"] = True
+        found: list[Ticket] = []
+        start = cursor
+        while len(found) < limit:
+            # A filter drops items after the read: ask for what is missing, at least a few, until the end.
+            wanted = max(limit - len(found), 10) if overdue else limit - len(found)
+            page = self.table.query(**query, Limit=wanted, **({"ExclusiveStartKey": start} if start else {}))
+            for item in page.get("Items", []):
+                item.pop("pk", None)
+                found.append(Ticket.model_validate(_from_dynamo(item)))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        over = len(found) > limit
+        found = found[:limit]
+        if len(found) == limit and (over or start is not None):
+            last = found[-1]
+            return found, {"pk": f"ticket#{last.id}", name: value, "created_at": last.created_at}
+        return found, None
+
+    def due_before(self, at: str, limit: int = 100) -> list[str]:
+        """The ids of tickets with something due at or before `at` (UTC ISO 8601), soonest first."""
+        page = self.table.query(
+            IndexName="due",
+            KeyConditionExpression="due_pk = :due AND due_at <= :at",
+            ExpressionAttributeValues={":due": "due", ":at": at},
+            Limit=limit,
+        )
+        return [item["pk"].removeprefix("ticket#") for item in page.get("Items", [])]
+
+
+def _conditional_update(
+    ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+) -> dict[str, Any]:
+    """The UpdateItem request of a move: see lifecycle.TicketMoves._write."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets = []
+    if move.target is not None:
+        names["#s"] = "status"
+        values[":to"] = move.target.value
+        sets.append("#s = :to")
+    if entry is not None:
+        names["#h"] = "history"
+        values[":entry"] = _to_dynamo([entry.model_dump(mode="json", exclude_none=True)])
+        sets.append("#h = list_append(#h, :entry)")
+    names["#st"] = "status"
+    sources = []
+    for i, source in enumerate(sorted(move.sources)):
+        values[f":from{i}"] = source.value
+        sources.append(f":from{i}")
+    conditions = [f"#st IN ({', '.join(sources)})"]
+    for i, (key, value) in enumerate(sorted(expect.items())):
+        names[f"#e{i}"] = key
+        if value is None:
+            conditions.append(f"attribute_not_exists(#e{i})")
+        else:
+            values[f":e{i}"] = _to_dynamo(value)
+            conditions.append(f"#e{i} = :e{i}")
+    removes = []
+    for i, (key, value) in enumerate(sorted(fields.items())):
+        names[f"#f{i}"] = key
+        if value is None:
+            removes.append(f"#f{i}")
+        else:
+            values[f":f{i}"] = _to_dynamo(value)
+            sets.append(f"#f{i} = :f{i}")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    update = {
+        "Key": {"pk": f"ticket#{ticket_id}"},
+        "UpdateExpression": expression,
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        # A lost race says where the ticket is now, from the same read as the refusal: no second read.
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    return update
+
+
+def _message_item(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "pk": message_key(message.ticket_id, message.key),
+        **message.model_dump(mode="json", exclude_none=True),
+        "deliveries": {},
+    }
 
 
 def _status_of(item: dict[str, Any] | None) -> str | None:
@@ -256,3 +361,61 @@ class SnsNotifier:
 
 def _attributes(attributes: dict[str, str]) -> dict[str, Any]:
     return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+
+
+class DynamoOutbox:
+    """The outbox's messages (`message#<ticket id>#<key>` items of the tickets table) and their deliveries: one
+    entry per delivery in the item's `deliveries` map, each changed by one conditional write."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table = (client or boto3.resource("dynamodb")).Table(table_name)
+
+    def deliveries(self, ticket_id: str, key: str) -> dict[str, dict[str, Any]] | None:
+        item = self.table.get_item(Key={"pk": message_key(ticket_id, key)}, ConsistentRead=True).get("Item")
+        return None if item is None else _from_dynamo(item.get("deliveries", {}))
+
+    def claim(self, ticket_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
+        from complaints.domain import clock
+        from complaints.domain.desk.messenger import DeliveryTaken
+
+        condition = "attribute_not_exists(#d.#n)" if stale_claim is None else "#d.#n.claim = :stale"
+        values: dict[str, Any] = {":c": {"state": "sending", "claim": claim, "since": Decimal(str(clock.epoch()))}}
+        if stale_claim is not None:
+            values[":stale"] = stale_claim
+        try:
+            self.table.update_item(
+                Key={"pk": message_key(ticket_id, key)},
+                UpdateExpression="SET #d.#n = :c",
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                ExpressionAttributeNames={"#d": "deliveries", "#n": delivery},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise DeliveryTaken(f"{key}/{delivery}") from None
+            raise
+
+    def record(self, ticket_id: str, key: str, delivery: str, claim: str, state: str, detail: str | None) -> None:
+        from complaints.domain.tickets import now_iso
+
+        outcome = {"state": state, "at": now_iso(), **({"detail": detail[:200]} if detail else {})}
+        self._if_claimed(ticket_id, key, delivery, claim, "SET #d.#n = :o", {":o": outcome})
+
+    def release(self, ticket_id: str, key: str, delivery: str, claim: str) -> None:
+        self._if_claimed(ticket_id, key, delivery, claim, "REMOVE #d.#n", {})
+
+    def _if_claimed(
+        self, ticket_id: str, key: str, delivery: str, claim: str, expression: str, values: dict[str, Any]
+    ) -> None:
+        try:
+            self.table.update_item(
+                Key={"pk": message_key(ticket_id, key)},
+                UpdateExpression=expression,
+                ConditionExpression="#d.#n.claim = :claim",
+                ExpressionAttributeNames={"#d": "deliveries", "#n": delivery},
+                ExpressionAttributeValues={":claim": claim, **values},
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Taken over after our lease ran out: the taker decides; nothing to do here.

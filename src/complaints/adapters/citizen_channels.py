@@ -21,10 +21,7 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _RETRYABLE = {"Throttling", "ThrottlingException", "TooManyRequestsException", "InternalError", "ServiceUnavailable"}
 
 
-class UndeliverableContact(errors.DeskError):
-    """The contact cannot be written to (not a phone number SNS takes, an address SES refuses): retrying won't help."""
-
-    code = "undeliverable_contact"
+UndeliverableContact = errors.UndeliverableContact
 
 
 def e164(phone: str) -> str:
@@ -85,3 +82,27 @@ def _translated(e: ClientError) -> errors.DeskError:
         return errors.TemporarilyUnavailable("the message service is unavailable; retry")
     # Never the address or number in the message: it is the citizen's.
     return UndeliverableContact(f"the message service refused the message ({code or 'unknown error'})")
+
+
+class CitizenChannels:
+    """The three ways the messenger writes to a citizen: SMS, e-mail, and a comment under their Weibo mention
+    (queued in the Weibo poller's reply outbox, which posts it)."""
+
+    def __init__(self, sms: SnsSmsSender, email: SesEmailSender, weibo_ledger: Any = None) -> None:
+        self.sms, self.email, self.weibo_ledger = sms, email, weibo_ledger
+
+    def send_sms(self, phone: str, text: str, ticket_no: int) -> str:
+        return self.sms.send_sms(phone, text, ticket_no)
+
+    def send_email(self, address: str, subject: str, body: str, ticket_no: int) -> str:
+        return self.email.send_email(address, subject, body, ticket_no)
+
+    def queue_comment(self, mention_id: str, key: str, text: str, ticket_no: int) -> bool:
+        from complaints.domain import clock
+
+        if self.weibo_ledger is None:
+            raise UndeliverableContact("this desk has no Weibo channel")
+        try:
+            return self.weibo_ledger.queue_comment(mention_id, key, text, ticket_no, clock.epoch())
+        except ValueError as e:  # not the ticket's mention, or a text Weibo would refuse: retrying won't help
+            raise UndeliverableContact(f"the Weibo comment cannot be queued ({type(e).__name__})") from e

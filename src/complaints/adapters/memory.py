@@ -7,12 +7,14 @@ from typing import Any
 
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
+from complaints.domain.outbox import OutboxMessage, message_key
 from complaints.domain.tickets import HistoryEntry, Ticket
 
 
 class MemoryTicketRepository(TicketMoves):
     def __init__(self, first_ticket_no: int = 1) -> None:
         self.items: dict[str, Ticket] = {}
+        self.messages: dict[str, OutboxMessage] = {}  # the outbox, by table key
         self._next = first_ticket_no
 
     def next_ticket_no(self) -> int:
@@ -32,15 +34,106 @@ class MemoryTicketRepository(TicketMoves):
         self.items.pop(ticket_id, None)
 
     def _write(
-        self, ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+        self,
+        ticket_id: str,
+        move: Move,
+        entry: HistoryEntry | None,
+        fields: dict[str, Any],
+        expect: dict[str, Any],
+        messages: list[OutboxMessage],
     ) -> None:
         t = self.items.get(ticket_id)
         if t is None or t.status not in move.sources or any(getattr(t, k) != v for k, v in expect.items()):
             raise refused(move, t.status if t else None)
+        if any(message_key(m.ticket_id, m.key) in self.messages for m in messages):
+            raise KeyError("message exists")
         data = t.model_dump() | fields
-        data["status"] = move.target
+        data["status"] = move.target or t.status
         data["history"] = [*t.history, entry] if entry is not None else t.history
         self.items[ticket_id] = Ticket.model_validate(data)
+        for m in messages:
+            self.messages[message_key(m.ticket_id, m.key)] = m
+
+    def inbox(
+        self, agency: str, status: str | None, overdue: bool, limit: int, cursor: dict[str, str] | None
+    ) -> tuple[list[Ticket], dict[str, str] | None]:
+        found = sorted(
+            (t for t in self.items.values() if t.agency == agency and (not status or t.status == status)),
+            key=lambda t: (t.created_at, t.id),
+            reverse=True,
+        )
+        found = [t for t in found if not overdue or t.overdue]
+        if cursor:
+            found = [t for t in found if (t.created_at, t.id) < (cursor["created_at"], cursor["pk"][7:])]
+        page = [copy.deepcopy(t) for t in found[:limit]]
+        more = len(found) > limit
+        last = page[-1] if page else None
+        partition = {"agency_status": f"{agency}#{status}"} if status else {"agency": agency}
+        return page, (
+            {"pk": f"ticket#{last.id}", **partition, "created_at": last.created_at} if more and last else None
+        )
+
+    def due_before(self, at: str, limit: int = 100) -> list[str]:
+        due = sorted((t.due_at, t.id) for t in self.items.values() if t.due_at and t.due_at <= at)
+        return [ticket_id for _, ticket_id in due[:limit]]
+
+
+class MemoryOutbox:
+    """The deliveries of the messages a MemoryTicketRepository holds (see desk.messenger.Outbox)."""
+
+    def __init__(self, tickets: MemoryTicketRepository) -> None:
+        self.tickets = tickets
+        self.state: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def deliveries(self, ticket_id: str, key: str) -> dict[str, dict[str, Any]] | None:
+        k = message_key(ticket_id, key)
+        return copy.deepcopy(self.state.setdefault(k, {})) if k in self.tickets.messages else None
+
+    def claim(self, ticket_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
+        from complaints.domain import clock
+        from complaints.domain.desk.messenger import DeliveryTaken
+
+        held = self.state.setdefault(message_key(ticket_id, key), {})
+        current = held.get(delivery)
+        if (current is not None or stale_claim is not None) and (current or {}).get("claim") != stale_claim:
+            raise DeliveryTaken(f"{key}/{delivery}")
+        held[delivery] = {"state": "sending", "claim": claim, "since": clock.epoch()}
+
+    def record(self, ticket_id: str, key: str, delivery: str, claim: str, state: str, detail: str | None) -> None:
+        held = self.state.setdefault(message_key(ticket_id, key), {})
+        if held.get(delivery, {}).get("claim") == claim:
+            held[delivery] = {"state": state, **({"detail": detail} if detail else {})}
+
+    def release(self, ticket_id: str, key: str, delivery: str, claim: str) -> None:
+        held = self.state.setdefault(message_key(ticket_id, key), {})
+        if held.get(delivery, {}).get("claim") == claim:
+            del held[delivery]
+
+
+class MemoryCitizenChannels:
+    """Records what would be sent to citizens; `fail` makes the next sends of a channel raise."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail: dict[str, Exception] = {}
+
+    def _send(self, channel: str, **what: Any) -> str:
+        if channel in self.fail:
+            raise self.fail[channel]
+        self.sent.append({"channel": channel, **what})
+        return f"{channel}-{len(self.sent)}"
+
+    def send_sms(self, phone: str, text: str, ticket_no: int) -> str:
+        return self._send("sms", to=phone, text=text, ticket_no=ticket_no)
+
+    def send_email(self, address: str, subject: str, body: str, ticket_no: int) -> str:
+        return self._send("email", to=address, subject=subject, text=body, ticket_no=ticket_no)
+
+    def queue_comment(self, mention_id: str, key: str, text: str, ticket_no: int) -> bool:
+        if any(s.get("key") == key for s in self.sent):
+            return False
+        self._send("weibo", to=mention_id, key=key, text=text, ticket_no=ticket_no)
+        return True
 
 
 class MemoryPhotoStore:

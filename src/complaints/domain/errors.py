@@ -69,3 +69,9 @@ class MoveNotAllowed(DeskError):
         super().__init__(message)
         self.move = move
         self.state = state
+
+
+class UndeliverableContact(DeskError):
+    """The contact cannot be written to (not a phone number SNS takes, an address SES refuses): retrying won't help."""
+
+    code = "undeliverable_contact"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from complaints.domain.errors import MoveNotAllowed
+from complaints.domain.outbox import OutboxMessage
 from complaints.domain.tickets import SYSTEM as BY_SYSTEM
 from complaints.domain.tickets import Actor, ActorKind, HistoryEntry, Status, TicketPhoto, now_iso
 
@@ -29,7 +30,7 @@ INITIAL = frozenset({S.RECEIVED, S.AWAITING_PHOTO})
 class Move:
     name: str
     sources: frozenset[Status]
-    target: Status
+    target: Status | None  # None: an event, which leaves the ticket in its state (EVENTS)
     actors: frozenset[ActorKind]
     recorded: bool = True  # False: a claim on the ticket, not a step in its history
     needs_note: bool = False  # the move is not made without saying why (a return's reason, an answer's text)
@@ -43,10 +44,10 @@ def refused(move: Move, state: Status | str | None) -> MoveNotAllowed:
     if state is None:
         return MoveNotAllowed(f"no ticket to {move.name}", move.name, None)
     state = Status(state)
-    if state in move.sources:  # the state was right, the routing claim was not
-        return MoveNotAllowed(
-            f"the ticket is {state.value} and its routing claim is another worker's", move.name, state.value
-        )
+    if state in move.sources:  # the state was right, an expectation was not
+        routing = S.ROUTING in move.sources or move.target is S.ROUTING
+        why = "its routing claim is another worker's" if routing else "it changed hands meanwhile"
+        return MoveNotAllowed(f"the ticket is {state.value} and {why}", move.name, state.value)
     needed = " or ".join(sorted(s.value for s in move.sources))
     return MoveNotAllowed(f"the ticket is {state.value}; {move.name} needs it {needed}", move.name, state.value)
 
@@ -77,6 +78,8 @@ MOVES: dict[str, Move] = {
         _move("return_to_triage", {S.RETURNED}, S.TRIAGE, {SYSTEM}),
         _move("reassign", {S.TRIAGE}, S.DISPATCHED, {TRIAGE}),  # 改派, to any agency
         _move("reopen", {S.ANSWERED}, S.REOPENED, {CITIZEN}, needs_note=True),  # 重办
+        # Not satisfied once more than the city's reopen limit allows: the triage desk decides who takes it on.
+        _move("reopen_past_limit", {S.ANSWERED}, S.TRIAGE, {CITIZEN}, needs_note=True),
         _move("close", {S.ANSWERED}, S.CLOSED, {CITIZEN, SYSTEM}),  # 办结: the citizen rates it, or the deadline
     )
 }
@@ -87,31 +90,72 @@ def allowed(source: Status, target: Status) -> bool:
     return any(source in m.sources and m.target is target for m in MOVES.values())
 
 
-def step(move: Move, actor: Actor, note: str | None) -> HistoryEntry | None:
-    """The history entry `move` appends (None for a claim), after checking who makes it and that it says why."""
+def moves_from(state: Status, actor: ActorKind) -> list[str]:
+    """The moves and events `actor` may make on a ticket in `state`: what a workspace offers as buttons."""
+    return [m.name for m in (*MOVES.values(), *EVENTS.values()) if m.permits(state, actor)]
+
+
+def step(move: Move, actor: Actor, note: str | None, state: Status | None = None) -> HistoryEntry | None:
+    """The history entry `move` appends (None for a claim), after checking who makes it and that it says why.
+    `state`: the ticket's state, for an event (which leaves it there)."""
     if actor.kind not in move.actors:  # refused before anything is read or written: the state is not known
         raise MoveNotAllowed(f"{actor.kind.value} may not {move.name} a ticket", move.name, None)
     if move.needs_note and not note:
         raise ValueError(f"{move.name} needs a note saying why")
     if not move.recorded:
         return None
-    return HistoryEntry(status=move.target, at=now_iso(), move=move.name, actor=actor, note=note)
+    status = move.target or state
+    if status is None:
+        raise ValueError(f"{move.name} leaves the ticket in its state: say which")
+    return HistoryEntry(status=status, at=now_iso(), move=move.name, actor=actor, note=note)
 
+
+# Events: what happens to a ticket without changing its state, made and recorded the same way as a move (one
+# conditional write, a history entry with the ticket's state). The scheduler's reminder (催办) and escalation (督办)
+# and the agency's extension (延期).
+EVENTS: dict[str, Move] = {
+    m.name: m
+    for m in (
+        _move("extend", {S.DISPATCHED, S.ACCEPTED, S.REOPENED}, None, {AGENCY}, needs_note=True),
+        _move("remind", {S.DISPATCHED, S.REOPENED}, None, {SYSTEM}),
+        _move("escalate", {S.DISPATCHED, S.ACCEPTED, S.REOPENED}, None, {SYSTEM}),
+    )
+}
 
 # Removes the claim fields when a ticket leaves `routing`.
 _NO_CLAIM = {"routing_claim": None, "routing_since": None}
+# Removes a ticket from the scheduler's index (nothing is due).
+NOTHING_DUE = {"due": None, "due_at": None, "due_pk": None}
+
+
+def due(what: str, at: str) -> dict[str, Any]:
+    """The fields that put a ticket in the scheduler's `due` index: `what` falls due at `at` (ISO 8601, UTC)."""
+    return {"due": what, "due_at": at, "due_pk": "due"}
+
+
+def inbox(agency: str, status: Status) -> dict[str, Any]:
+    """The fields of the agency inbox indexes: whose inbox holds the ticket, and in which state."""
+    return {"agency": agency, "agency_status": f"{agency}#{status.value}"}
 
 
 class TicketMoves:
-    """The named moves of ports.TicketRepository (documented there), each one a move of MOVES. An adapter supplies
-    `_write`, the conditional write; the rules (which move, who, what it records, which fields) are all here."""
+    """The named moves of ports.TicketRepository (documented there), each one a move of MOVES or an event of EVENTS.
+    An adapter supplies `_write`, the conditional write; the rules (which move, who, what it records, which fields)
+    are all here."""
 
     def _write(
-        self, ticket_id: str, move: Move, entry: HistoryEntry | None, fields: dict[str, Any], expect: dict[str, Any]
+        self,
+        ticket_id: str,
+        move: Move,
+        entry: HistoryEntry | None,
+        fields: dict[str, Any],
+        expect: dict[str, Any],
+        messages: list[OutboxMessage],
     ) -> None:
-        """In one conditional write: if the ticket is in one of `move.sources` and every field of `expect` holds its
-        value (None: the field is absent), set its status to `move.target` and `fields` (None removes one), and
-        append `entry` unless it is None. Otherwise change nothing and raise `refused(move, current state)`."""
+        """In one atomic write: if the ticket is in one of `move.sources` and every field of `expect` holds its
+        value (None: the field is absent), set its status to `move.target` (None: leave it) and `fields` (None
+        removes one), append `entry` unless it is None, and create each of `messages` in the outbox (a message that
+        exists already fails the write). Otherwise change nothing and raise `refused(move, current state)`."""
         raise NotImplementedError
 
     def _make(
@@ -122,9 +166,14 @@ class TicketMoves:
         note: str | None = None,
         fields: dict[str, Any] | None = None,
         expect: dict[str, Any] | None = None,
+        messages: list[OutboxMessage] | None = None,
+        state: Status | None = None,
     ) -> None:
-        move = MOVES[name]
-        self._write(ticket_id, move, step(move, actor, note), fields or {}, expect or {})
+        move = MOVES.get(name) or EVENTS[name]
+        fields = dict(fields or {})
+        if move.target is not None and "agency" in fields:
+            fields.update(inbox(fields["agency"], move.target))
+        self._write(ticket_id, move, step(move, actor, note, state), fields, expect or {}, messages or [])
 
     # ---- photo
     def attach_photo(self, ticket_id: str, fields: dict[str, Any]) -> None:
@@ -151,35 +200,79 @@ class TicketMoves:
         fields = _NO_CLAIM if notified is None else {**_NO_CLAIM, "notified": notified}
         self._make(ticket_id, "release_routing", fields=fields, expect={"routing_claim": claim})
 
-    def record_dispatched(self, ticket_id: str, claim: str, note: str | None) -> None:
-        fields = {**_NO_CLAIM, "triage_reason": None}
+    def record_dispatched(
+        self, ticket_id: str, claim: str, note: str | None, assigned: dict[str, Any] | None = None
+    ) -> None:
+        fields = {**_NO_CLAIM, "triage_reason": None, **(assigned or {})}
         self._make(ticket_id, "dispatch", note=note, fields=fields, expect={"routing_claim": claim})
 
-    def record_sent_to_triage(self, ticket_id: str, claim: str, note: str | None, reason: str | None) -> None:
-        fields = {**_NO_CLAIM, "triage_reason": reason}
+    def record_sent_to_triage(
+        self, ticket_id: str, claim: str, note: str | None, reason: str | None, desk: str | None = None
+    ) -> None:
+        fields = {**_NO_CLAIM, "triage_reason": reason, **({"agency": desk} if desk else {})}
         self._make(ticket_id, "send_to_triage", note=note, fields=fields, expect={"routing_claim": claim})
 
-    # ---- the agency's side, the triage desk's and the citizen's (issue 11: their use cases come next)
-    def accept(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
-        self._make(ticket_id, "accept", actor, note)
+    # ---- the agency's side. `agency`: the agency whose inbox holds the ticket; the move is refused if it has
+    # left that inbox meanwhile (a reassignment won the race).
+    def accept(
+        self, ticket_id: str, actor: Actor, note: str | None = None, agency: str | None = None, **changes: Any
+    ) -> None:
+        self._agency_move(ticket_id, "accept", actor, note, agency, **changes)
 
-    def answer(self, ticket_id: str, actor: Actor, answer: str) -> None:
-        self._make(ticket_id, "answer", actor, answer)
+    def answer(self, ticket_id: str, actor: Actor, answer: str, agency: str | None = None, **changes: Any) -> None:
+        self._agency_move(ticket_id, "answer", actor, answer, agency, **changes)
 
-    def return_ticket(self, ticket_id: str, actor: Actor, reason: str) -> None:
-        self._make(ticket_id, "return", actor, reason)
+    def return_ticket(
+        self, ticket_id: str, actor: Actor, reason: str, agency: str | None = None, **changes: Any
+    ) -> None:
+        self._agency_move(ticket_id, "return", actor, reason, agency, **changes)
 
-    def return_to_triage(self, ticket_id: str, note: str | None = None) -> None:
-        self._make(ticket_id, "return_to_triage", note=note)
+    def extend(self, ticket_id: str, actor: Actor, reason: str, agency: str, state: Status, **changes: Any) -> None:
+        self._agency_move(ticket_id, "extend", actor, reason, agency, state=state, **changes)
 
-    def reassign(self, ticket_id: str, actor: Actor, department: str, note: str | None = None) -> None:
-        self._make(ticket_id, "reassign", actor, note or department, fields={"department": department})
+    def _agency_move(
+        self,
+        ticket_id: str,
+        name: str,
+        actor: Actor,
+        note: str | None,
+        agency: str | None,
+        fields: dict[str, Any] | None = None,
+        expect: dict[str, Any] | None = None,
+        messages: list[OutboxMessage] | None = None,
+        state: Status | None = None,
+    ) -> None:
+        holder = agency or actor.agency
+        fields = {"agency": holder, **(fields or {})} if MOVES.get(name) else dict(fields or {})
+        expect = {"agency": holder, **(expect or {})}
+        self._make(ticket_id, name, actor, note, fields, expect, messages, state)
 
-    def reopen(self, ticket_id: str, actor: Actor, reason: str) -> None:
-        self._make(ticket_id, "reopen", actor, reason)
+    # ---- the triage desk, the citizen and the scheduler
+    def return_to_triage(
+        self, ticket_id: str, note: str | None = None, desk: str | None = None, **changes: Any
+    ) -> None:
+        fields = {**({"agency": desk} if desk else {}), **changes.pop("fields", {})}
+        self._make(ticket_id, "return_to_triage", note=note, fields=fields, **changes)
 
-    def close(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
-        self._make(ticket_id, "close", actor, note)
+    def reassign(self, ticket_id: str, actor: Actor, department: str, note: str | None = None, **changes: Any) -> None:
+        fields = {"department": department, "triage_reason": None, **changes.pop("fields", {})}
+        self._make(ticket_id, "reassign", actor, note or department, fields=fields, **changes)
+
+    def reopen(self, ticket_id: str, actor: Actor, reason: str, **changes: Any) -> None:
+        self._make(ticket_id, "reopen", actor, reason, **changes)
+
+    def reopen_past_limit(self, ticket_id: str, actor: Actor, reason: str, **changes: Any) -> None:
+        self._make(ticket_id, "reopen_past_limit", actor, reason, **changes)
+
+    def close(self, ticket_id: str, actor: Actor, note: str | None = None, **changes: Any) -> None:
+        changes["fields"] = {**NOTHING_DUE, **changes.get("fields", {})}
+        self._make(ticket_id, "close", actor, note, **changes)
+
+    def remind(self, ticket_id: str, note: str, state: Status, **changes: Any) -> None:
+        self._make(ticket_id, "remind", note=note, state=state, **changes)
+
+    def escalate(self, ticket_id: str, note: str, state: Status, **changes: Any) -> None:
+        self._make(ticket_id, "escalate", note=note, state=state, **changes)
 
 
 def _claim(claim: str) -> dict[str, Any]:

@@ -48,26 +48,51 @@ class TicketRepository(Protocol):
     def record_sent_to_triage(self, ticket_id: str, claim: str, note: str | None, reason: str | None) -> None:
         """routing → triage, with the triage reason, if `claim` still holds it."""
 
-    def accept(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
-        """dispatched | reopened → accepted (签收), by the agency."""
+    # The answer loop's moves take, besides their own arguments, `fields` (what else the move sets: deadlines,
+    # answers, ratings, the inbox it lands in), `expect` (what must still hold: the inbox it is in, the time that
+    # fell due) and `messages` (the outbox messages it owes, written in the same transaction).
+    def accept(self, ticket_id: str, actor: Actor, note: str | None = None, agency: str | None = None, **changes):
+        """dispatched | reopened → accepted (签收), by the agency holding it."""
 
-    def answer(self, ticket_id: str, actor: Actor, answer: str) -> None:
-        """accepted → answered (答复), by the agency."""
+    def answer(self, ticket_id: str, actor: Actor, answer: str, agency: str | None = None, **changes) -> None:
+        """accepted → answered (答复), by the agency holding it."""
 
-    def return_ticket(self, ticket_id: str, actor: Actor, reason: str) -> None:
-        """dispatched | accepted → returned (退单), by the agency, with the reason."""
+    def return_ticket(self, ticket_id: str, actor: Actor, reason: str, agency: str | None = None, **changes):
+        """dispatched | accepted → returned (退单), by the agency holding it, with the reason."""
 
-    def return_to_triage(self, ticket_id: str, note: str | None = None) -> None:
-        """returned → triage."""
+    def extend(self, ticket_id: str, actor: Actor, reason: str, agency: str, state: Any, **changes) -> None:
+        """An extension (延期) of the answer deadline: an event, the state stays."""
 
-    def reassign(self, ticket_id: str, actor: Actor, department: str, note: str | None = None) -> None:
+    def return_to_triage(self, ticket_id: str, note: str | None = None, desk: str | None = None, **changes):
+        """returned → triage, into the triage desk's inbox."""
+
+    def reassign(self, ticket_id: str, actor: Actor, department: str, note: str | None = None, **changes) -> None:
         """triage → dispatched (改派), by the triage desk, to any agency's `department`."""
 
-    def reopen(self, ticket_id: str, actor: Actor, reason: str) -> None:
+    def reopen(self, ticket_id: str, actor: Actor, reason: str, **changes) -> None:
         """answered → reopened (重办), by the citizen."""
 
-    def close(self, ticket_id: str, actor: Actor, note: str | None = None) -> None:
-        """answered → closed (办结), by the citizen, or the system when the deadline passes."""
+    def reopen_past_limit(self, ticket_id: str, actor: Actor, reason: str, **changes) -> None:
+        """answered → triage, by the citizen not satisfied once more than the city's reopen limit allows."""
+
+    def close(self, ticket_id: str, actor: Actor, note: str | None = None, **changes) -> None:
+        """answered → closed (办结), by the citizen, or the system when the rating window passes."""
+
+    def remind(self, ticket_id: str, note: str, state: Any, **changes) -> None:
+        """A reminder (催办) to sign for the ticket: an event."""
+
+    def escalate(self, ticket_id: str, note: str, state: Any, **changes) -> None:
+        """An escalation (督办) of an unanswered ticket: an event."""
+
+    # ---- the indexes
+    def inbox(
+        self, agency: str, status: str | None, overdue: bool, limit: int, cursor: dict[str, str] | None
+    ) -> tuple[list[Ticket], dict[str, str] | None]:
+        """A page of the agency's tickets, newest first (one state only if `status`; overdue only if `overdue`),
+        and the cursor of the next page (None: this is the last)."""
+
+    def due_before(self, at: str, limit: int = 100) -> list[str]:
+        """The ids of the tickets with something due at or before `at` (UTC ISO 8601), soonest first."""
 
 
 class PhotoStore(Protocol):

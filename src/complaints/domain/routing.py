@@ -175,7 +175,11 @@ def email_text(
     lines += ["", "内容:", text, ""]
     if photo_link:
         lines.append(f"{photo_link.wording}: {photo_link.url}")
-    lines.append(f"查看与答复: {city.ticket_link(ticket.ticket_no)}")
+    # Staff open the ticket in the workspace (signed in, photo links signed afresh); the town follows the public page.
+    if audience == COPY:
+        lines.append(f"查看: {city.ticket_link(ticket.ticket_no)}")
+    else:
+        lines.append(f"查看与答复: {city.workspace_link(ticket.id)}")
     return "\n".join(lines)
 
 

@@ -126,6 +126,58 @@ class HistoryEntry(BaseModel):
 
 
 _PUBLIC_STEP = {"status", "at", "note"}
+# The moves whose notes are the desk's own business: why an agency sent a ticket back, why it asked for more time,
+# the scheduler's reminders. The citizen sees that the step happened, not the note.
+_PRIVATE_NOTES = {"return", "extend", "remind", "escalate", "reassign"}
+
+
+class Answer(BaseModel):
+    """An agency's answer (答复). `by` is the staff member's user id, for the desk only."""
+
+    text: str
+    agency: str  # the agency's id
+    agency_name: str
+    at: str
+    by: str | None = None
+
+
+class Rating(BaseModel):
+    """The citizen's rating of an answer, on the national 好差评 scale: 1 非常不满意 … 5 非常满意."""
+
+    score: int = Field(ge=1, le=5)
+    resolved: bool
+    comment: str | None = None
+    at: str
+    answer: int  # which answer it rates, counting from 1
+
+
+class TicketDeadlines(BaseModel):
+    """When the agency must sign for the ticket and answer it, and until when the citizen may rate the answer
+    (ISO 8601 in the city's time zone, with its offset)."""
+
+    accept_by: str | None = None
+    answer_by: str | None = None
+    rate_by: str | None = None
+    # False when a deadline falls in a year whose public holidays the city file does not list yet.
+    calendar_known: bool = True
+
+
+class RoutingLabel(BaseModel):
+    """A person's routing decision on a ticket: `assigned` to `agency` by the triage desk, or `returned` by it."""
+
+    kind: Literal["assigned", "returned"]
+    agency: str
+    category: str | None = None
+    at: str
+
+
+class Extension(BaseModel):
+    """The one extension (延期) of the answer deadline an agency may ask for."""
+
+    until: str  # the new last day, YYYY-MM-DD
+    reason: str
+    at: str
+    by: Actor
 
 
 class Ticket(BaseModel):
@@ -158,6 +210,24 @@ class Ticket(BaseModel):
     notified: list[str] | None = None
     # The contact details sealed by the ContactVault (KMS): ciphertext only, never the details themselves.
     contact_sealed: str | None = None
+    # ---- the answer loop. `agency` is the id of the agency whose inbox holds the ticket (the triage desk's while
+    # it is in triage); `agency_status` pairs it with the state, for the inbox index of one state.
+    agency: str | None = None
+    agency_status: str | None = None
+    deadlines: TicketDeadlines | None = None
+    overdue: bool | None = None
+    extension: Extension | None = None
+    answers: list[Answer] = Field(default_factory=list)
+    ratings: list[Rating] = Field(default_factory=list)
+    reopen_count: int = 0
+    # Every reassignment by the triage desk and every return by an agency: where the ticket went or came back from,
+    # against the model's category, for retraining the router (see RoutingLabel).
+    routing_labels: list[RoutingLabel] = Field(default_factory=list)
+    # What the scheduler must look at next (`accept`, `answer` or `rating`) and when (UTC, ISO 8601): the `due`
+    # index holds only tickets with something due (due_pk is its one partition).
+    due: Literal["accept", "answer", "rating"] | None = None
+    due_at: str | None = None
+    due_pk: str | None = None
 
     def to_public(self, photo_links: dict[str, str] | None = None) -> dict:
         """What the citizen who holds the receipt may see: no contact, no receipt hash, no storage keys, no photo
@@ -179,9 +249,32 @@ class Ticket(BaseModel):
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "created_at": self.created_at,
             # Who did what stays with the desk: the citizen sees each step's status, time and note.
-            "history": [h.model_dump(include=_PUBLIC_STEP, exclude_none=True, mode="json") for h in self.history],
+            "history": [_public_step(h) for h in self.history],
             "photo": photo,
             "location": self.location.model_dump(mode="json") if self.location else None,
             # Why a person, not the model, will route it: an app can tell an English writer so in English.
             "triage_reason": self.triage_reason if self.status is Status.TRIAGE else None,
+            "answers": [{"text": a.text, "agency": a.agency_name, "at": a.at} for a in self.answers],
+            "deadline": self.deadlines.answer_by if self.deadlines and self.status in _ANSWER_DUE else None,
+            "rating": self.current_rating().model_dump(exclude={"answer"}, mode="json")
+            if self.current_rating()
+            else None,
+            "rate_by": self.deadlines.rate_by if self.deadlines and self.status is Status.ANSWERED else None,
         }
+
+    def current_rating(self) -> Rating | None:
+        """The rating of the latest answer, if the citizen gave one."""
+        if self.ratings and self.ratings[-1].answer == len(self.answers):
+            return self.ratings[-1]
+        return None
+
+
+# The states in which an agency owes the citizen an answer.
+_ANSWER_DUE = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED})
+
+
+def _public_step(entry: HistoryEntry) -> dict:
+    step = entry.model_dump(include=_PUBLIC_STEP, exclude_none=True, mode="json")
+    if entry.move in _PRIVATE_NOTES:
+        step.pop("note", None)
+    return step

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from complaints.city import City
 from complaints.domain import clock, routing
+from complaints.domain.desk.assignment import assigned
 from complaints.domain.errors import MoveNotAllowed, RoutingInProgress
 from complaints.domain.ports import Notifier, PhotoStore, TicketRepository
 from complaints.domain.tickets import Status, Ticket, photo_keys
@@ -91,11 +92,13 @@ class Dispatch:
         status = Status.DISPATCHED if decision.channel == "dispatch" else Status.TRIAGE
         note = decision.department.name if status is Status.DISPATCHED and decision.department else decision.reason
         if status is Status.DISPATCHED:
-            recorded = self._after_publishing(lambda: self.tickets.record_dispatched(ticket.id, claim, note))
+            # Into the agency's inbox, with its deadlines on the city's calendar from now.
+            fields = assigned(self.city, ticket, decision.department.id)
+            recorded = self._after_publishing(lambda: self.tickets.record_dispatched(ticket.id, claim, note, fields))
         else:
-            reason = decision.triage_reason
+            reason, desk = decision.triage_reason, self.city.triage_desk().id
             recorded = self._after_publishing(
-                lambda: self.tickets.record_sent_to_triage(ticket.id, claim, note, reason)
+                lambda: self.tickets.record_sent_to_triage(ticket.id, claim, note, reason, desk)
             )
         if not recorded:
             # Our claim was taken over (we outlived the lease): the taker tells triage; nothing more to do here.
