@@ -245,6 +245,9 @@ class RatingIn(BaseModel):
 class ErrorBody(BaseModel):
     code: str
     message: str
+    state: str | None = Field(
+        default=None, description="Only with 409 `move_not_allowed`: the state the ticket is in now"
+    )
 
 
 class ErrorOut(BaseModel):

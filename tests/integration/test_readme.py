@@ -25,24 +25,33 @@ def _run(script: str, url: str) -> str:
     return done.stdout
 
 
-def test_the_walkthrough_shows_ticket_10001_dispatched_to_the_bureau_and_copied_to_shangwang(tmp_path, stack_process):
+def test_the_walkthrough_shows_ticket_10001_dispatched_answered_by_sms_and_closed(tmp_path, stack_process):
     start_stack, stop_stack = stack_process
     weibo = FakeWeibo(samples=False).start()  # as `make run`'s own fake: no mentions until the demo adds them
     log = tmp_path / "stack.log"
     try:
         proc, stack = start_stack(weibo, log)
         try:
-            out = _run(_shell_block_after("<!-- walkthrough"), stack.url).splitlines()
+            # The walkthrough, then the answer loop in the same shell (its variables come from the first block).
+            script = _shell_block_after("<!-- walkthrough") + _shell_block_after("<!-- loop")
+            out = _run(script, stack.url).splitlines()
             assert '"ticket_no":10001,"status":"received"' in out[0]
             dispatched = '"status":"dispatched","category":"环境保护","department":"市生态环境局","district":"上望街道"'
             assert dispatched in out[1]
             assert "138" not in out[1]  # the contact never comes back
-            assert out[2:] == [
+            assert out[2:6] == [
                 "agency hbj@ruian.example",
                 "agency +8613900000002",
                 "copy shangwang@ruian.example",
                 "copy +8613900000017",
             ]
+            out = out[6:]  # the answer loop
+            assert out[0].startswith('{"email": "wang@ruian.example", "agency": "eco"')
+            assert out[1].startswith("10001 dispatched 2026-") and out[1].endswith("T17:30:00+08:00")
+            assert out[2:4] == ["accepted", "answered"]
+            assert out[4].startswith("sms +8613812345678 【瑞安】问题10001已答复：已安排执法人员到场处置")
+            assert out[4].endswith("https://wenzheng.ruian.example/t/10001")
+            assert out[5:] == ["closed"]
 
             first_screen = _shell_block_after("With `make run` up").replace("make demo", "#")
             out = _run(first_screen, stack.url)  # curl's answers end without a newline: one line

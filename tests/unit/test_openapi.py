@@ -41,11 +41,26 @@ def test_no_framework_validation_shape_is_left_in_the_document():
         assert name not in text
 
 
-def test_the_answer_to_a_post_links_to_its_ticket_with_the_receipt_in_its_header():
-    (link,) = POST["responses"]["201"]["links"].values()
-    assert link["operationId"] == GET["operationId"]
-    assert link["parameters"] == {"path.id": "$response.body#/id", "header.X-Receipt": "$response.body#/receipt"}
-    assert {(p["in"], p["name"].lower()) for p in GET["parameters"]} == {("path", "id"), ("header", "x-receipt")}
+def test_the_answer_to_a_post_links_to_its_ticket_and_its_rating_with_the_receipt_in_its_header():
+    links = POST["responses"]["201"]["links"]
+    rate = DOC["paths"]["/complaints/{id}/rating"]["post"]
+    assert {link["operationId"] for link in links.values()} == {GET["operationId"], rate["operationId"]}
+    for link in links.values():
+        assert link["parameters"] == {"path.id": "$response.body#/id", "header.X-Receipt": "$response.body#/receipt"}
+    for operation in (GET, rate):
+        assert {(p["in"], p["name"].lower()) for p in operation["parameters"]} == {
+            ("path", "id"),
+            ("header", "x-receipt"),
+        }
+
+
+def test_the_rating_takes_the_five_levels_and_names_the_state_of_a_refused_one():
+    rate = DOC["paths"]["/complaints/{id}/rating"]["post"]
+    assert sorted(rate["responses"]) == ["200", "400", "404", "409", "415", "422", "429", "503"]
+    score = _schema("RatingIn")["properties"]["score"]
+    assert (score["minimum"], score["maximum"], score["type"]) == (1, 5, "integer")
+    assert _schema("RatingIn")["additionalProperties"] is False
+    assert "state" in _schema("ErrorBody")["properties"]
 
 
 def test_the_patterns_white_space_is_pythons():

@@ -144,7 +144,22 @@ def test_api_routes(tpl):
         ("GET", "/complaints/{id}"),
         ("GET", "/openapi.json"),
         ("POST", "/complaints"),
+        ("POST", "/complaints/{id}/rating"),
     ]
+    # Every staff route is behind the Cognito authorizer.
+    staff = tpl.api_routes("AgencyFunction")
+    assert sorted(staff) == [
+        ("GET", "/agency/me"),
+        ("GET", "/agency/tickets"),
+        ("GET", "/agency/tickets/{id}"),
+        ("POST", "/agency/tickets/{id}/accept"),
+        ("POST", "/agency/tickets/{id}/extend"),
+        ("POST", "/agency/tickets/{id}/reply"),
+        ("POST", "/agency/tickets/{id}/return"),
+        ("POST", "/triage/tickets/{id}/assign"),
+    ]
+    assert set(tpl.api_route_authorizers("AgencyFunction").values()) == {"StaffAuthorizer"}
+    assert set(tpl.api_route_authorizers("AgencyFunction")) == set(staff)
 
 
 @pytest.mark.parametrize(
@@ -363,7 +378,7 @@ def test_the_api_is_throttled_for_everyone_and_each_address_is_held_to_its_own_r
     assert 0 < int(env["MAX_REQUEST_BYTES"]) < 10 * 1024 * 1024  # below API Gateway's own cap
 
 
-def test_contact_details_are_encrypted_with_a_rotated_key_only_intake_may_use(tpl):
+def test_contact_details_are_encrypted_by_intake_and_opened_only_by_the_messenger(tpl):
     assert tpl.resources["ContactKey"]["Properties"]["EnableKeyRotation"] is True
     key = {"Fn::GetAtt": ["ContactKey", "Arn"]}
     grants = {
@@ -374,4 +389,8 @@ def test_contact_details_are_encrypted_with_a_rotated_key_only_intake_may_use(tp
         if s.get("Resource") == key
         for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
-    assert sorted(grants) == [("IntakeFunction", "kms:Encrypt"), ("WeiboFunction", "kms:Encrypt")]
+    assert sorted(grants) == [
+        ("IntakeFunction", "kms:Encrypt"),
+        ("MessengerFunction", "kms:Decrypt"),
+        ("WeiboFunction", "kms:Encrypt"),
+    ]
