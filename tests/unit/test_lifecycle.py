@@ -209,3 +209,48 @@ def test_the_citizen_s_view_of_the_history_keeps_its_shape():
     repo.accept(ticket.id, AGENCY, "已签收")
     (_, accepted) = repo.get(ticket.id).to_public()["history"]
     assert set(accepted) == {"status", "at", "note"}  # no staff ids
+
+
+# The events: what happens to a ticket without changing its state (an extension, the scheduler's reminder and
+# escalation), from where and by whom, as the issue states them.
+EXPECTED_EVENTS = {
+    "extend": ({S.DISPATCHED, S.ACCEPTED, S.REOPENED}, {"agency"}),
+    "remind": ({S.DISPATCHED, S.REOPENED}, {"system"}),
+    "escalate": ({S.DISPATCHED, S.ACCEPTED, S.REOPENED}, {"system"}),
+}
+EVENT_CALLS = {
+    "extend": lambda repo, t, state: repo.extend(t, AGENCY, "需要现场勘查", "eco", state),
+    "remind": lambda repo, t, state: repo.remind(t, "超过签收时限未签收", state),
+    "escalate": lambda repo, t, state: repo.escalate(t, "超过答复时限未答复", state),
+}
+
+
+def test_the_events_are_those_of_the_issue():
+    assert {
+        name: (set(e.sources), {a.value for a in e.actors}) for name, e in lifecycle.EVENTS.items()
+    } == EXPECTED_EVENTS
+    assert all(e.target is None for e in lifecycle.EVENTS.values())
+
+
+@pytest.mark.parametrize(("event", "state"), list(itertools.product(lifecycle.EVENTS, S)), ids=lambda v: str(v))
+def test_every_event_through_the_repository_from_every_state_keeps_the_state(repo, event, state):
+    repo.create(ticket_in(state))
+    before = repo.get("a" * 32)
+    if state in lifecycle.EVENTS[event].sources:
+        EVENT_CALLS[event](repo, "a" * 32, state)
+        after = repo.get("a" * 32)
+        assert after.status is state
+        (entry,) = after.history[len(before.history) :]
+        assert (entry.status, entry.move) == (state, event)
+    else:
+        with pytest.raises(MoveNotAllowed) as refused:
+            EVENT_CALLS[event](repo, "a" * 32, state)
+        assert refused.value.state == state.value
+        assert repo.get("a" * 32) == before
+
+
+def test_moves_from_lists_what_a_workspace_offers():
+    assert lifecycle.moves_from(S.ACCEPTED, ActorKind.AGENCY) == ["answer", "return", "extend"]
+    assert lifecycle.moves_from(S.TRIAGE, ActorKind.TRIAGE) == ["reassign"]
+    assert lifecycle.moves_from(S.ANSWERED, ActorKind.CITIZEN) == ["reopen", "reopen_past_limit", "close"]
+    assert lifecycle.moves_from(S.CLOSED, ActorKind.AGENCY) == []
