@@ -110,11 +110,11 @@ def outbox_stream_handler(step: Callable[[Any], Any], logger: Logger) -> Callabl
     sends it to the on-failure destination, whose alarm calls an operator."""
     from decimal import Decimal
 
-    from complaints.domain.outbox import OutboxMessage
+    from complaints.domain.outbox import from_stored
 
     def record_handler(record: OutboxRecord) -> None:
         image = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in record.dynamodb.NewImage.items()}
-        message = OutboxMessage.model_validate({k: v for k, v in image.items() if k in OutboxMessage.model_fields})
+        message = from_stored(image)
         logger.append_keys(ticket_id=message.ticket_id)
         try:
             step(message)

@@ -11,7 +11,7 @@ from complaints.adapters.aws import DynamoOutbox, DynamoTicketRepository
 from complaints.domain.desk.messenger import DeliveryTaken
 from complaints.domain.errors import MoveNotAllowed
 from complaints.domain.lifecycle import inbox
-from complaints.domain.outbox import OutboxMessage
+from complaints.domain.outbox import OutboxMessage, from_stored
 from complaints.domain.tickets import Actor, HistoryEntry, Status, Ticket
 from complaints_tools.local.template import Template
 
@@ -125,3 +125,26 @@ def test_what_falls_due_comes_from_the_due_index_soonest_first(table):
         repo.create(ticket(n).model_copy(update={"due": "accept", "due_at": at, "due_pk": "due"}))
     repo.create(ticket(4))  # nothing due: not in the index
     assert repo.due_before("2026-10-01T12:00:00.000Z") == [f"{2:032x}", f"{1:032x}"]
+
+
+def test_a_notice_to_an_agency_is_not_a_ticket_in_its_inbox_and_reaches_the_messenger_whole(table):
+    # A message item with `agency` and `created_at` would be in the `inbox` index, and the inbox would fail on it.
+    repo = DynamoTicketRepository(table)
+    repo.create(ticket(1, "triage-desk", Status.TRIAGE))
+    notice = OutboxMessage(
+        ticket_id=f"{1:032x}",
+        ticket_no=10001,
+        key="dispatch-1",
+        kind="dispatched",
+        audience="agency",
+        agency="eco",
+        note="改派",
+        created_at="2026-10-01T00:00:09.000Z",
+    )
+    triage = Actor(kind="triage", agency="triage-desk", user="u-3")
+    repo.reassign(f"{1:032x}", triage, "市生态环境局", fields=inbox("eco", Status.DISPATCHED), messages=[notice])
+    page, cursor = repo.inbox("eco", None, False, 20, None)
+    assert [t.ticket_no for t in page] == [10001] and cursor is None
+    item = boto3.resource("dynamodb").Table(table).get_item(Key={"pk": f"message#{1:032x}#dispatch-1"})["Item"]
+    assert "agency" not in item
+    assert from_stored(item) == notice  # what the messenger reads from the stream record's image

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
-from complaints.domain.outbox import OutboxMessage, message_key
+from complaints.domain.outbox import OutboxMessage, message_key, stored_fields
 from complaints.domain.tickets import HistoryEntry, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
@@ -213,7 +213,7 @@ def _conditional_update(
 def _message_item(message: OutboxMessage) -> dict[str, Any]:
     return {
         "pk": message_key(message.ticket_id, message.key),
-        **message.model_dump(mode="json", exclude_none=True),
+        **stored_fields(message),
         "deliveries": {},
     }
 

@@ -9,7 +9,7 @@ same event can never be queued twice.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -42,3 +42,24 @@ class OutboxMessage(BaseModel):
 def message_key(ticket_id: str, key: str) -> str:
     """The table key of a ticket's message."""
     return f"message#{ticket_id}#{key}"
+
+
+# A message's `agency` is stored as `to_agency`: the tickets table's `inbox` index holds every item with an `agency`
+# and a `created_at`, and an agency's inbox must list its tickets, not the notices about them.
+STORED_AGENCY = "to_agency"
+
+
+def stored_fields(message: OutboxMessage) -> dict[str, Any]:
+    """The message's attributes as its table item holds them."""
+    fields = message.model_dump(mode="json", exclude_none=True)
+    if "agency" in fields:
+        fields[STORED_AGENCY] = fields.pop("agency")
+    return fields
+
+
+def from_stored(item: dict[str, Any]) -> OutboxMessage:
+    """The message a table item (or a stream record's image of it) holds; other attributes (pk, deliveries) aside."""
+    fields = {k: v for k, v in item.items() if k in OutboxMessage.model_fields}
+    if STORED_AGENCY in item:
+        fields["agency"] = item[STORED_AGENCY]
+    return OutboxMessage.model_validate(fields)
