@@ -85,3 +85,18 @@ def test_the_local_outbox_lists_messages_to_citizens_beside_the_agencies_notices
         ("citizen", "email", "li@example.cn", "10001"),
     ]
     assert entries[1]["message"] == "问题10001已答复" and entries[2]["subject"] == "瑞网议事厅 #10001 已答复"
+
+
+def test_the_local_outbox_numbers_a_citizens_email_by_its_tag_whatever_its_subject_says(aws):
+    # The messenger's subjects say 编号10001, not #10001: the number comes from the message's ticket_no tag.
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity=SENDER)
+    subject = "瑞网议事厅：您反映的问题（编号10002）已答复"
+    SesEmailSender(SENDER, ses).send_email("li@example.cn", subject, "答复", 10002)
+    ses.send_email(  # untagged: nothing to go by but the subject, which has no #number
+        FromEmailAddress=SENDER,
+        Destination={"ToAddresses": ["wang@example.cn"]},
+        Content={"Simple": {"Subject": {"Data": "编号10003"}, "Body": {"Text": {"Data": "x"}}}},
+    )
+    entries = outbox.outbox(REGION, {})
+    assert [(e["endpoint"], e["ticket_no"]) for e in entries] == [("li@example.cn", "10002"), ("wang@example.cn", None)]

@@ -19,6 +19,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESBackend
+from moto.sesv2.responses import SESV2Response
 from moto.sns import sns_backends
 from moto.sns.models import SNSBackend, Topic
 
@@ -26,6 +27,8 @@ _lock = threading.Lock()
 _published: list[dict[str, Any]] = []
 _to_citizens: list[dict[str, Any]] = []  # SMS published straight to a number, e-mail sent through SES
 _TICKET_IN_SUBJECT = re.compile(r"#(\d+)")
+# The `ticket_no` tag of the SES v2 send being handled on this thread: moto's backend never sees a message's tags.
+_sending = threading.local()
 _installed = False
 
 
@@ -68,6 +71,22 @@ def _record_messages_to_citizens() -> None:
     sms_publish = SNSBackend.publish
     send_email = SESBackend.send_email
     send_raw_email = SESBackend.send_raw_email
+    v2_send = SESV2Response.send_email
+
+    def tagged_v2_send(self: SESV2Response) -> str:
+        try:
+            tags = json.loads(self.body).get("EmailTags") or []
+        except (ValueError, AttributeError):
+            tags = []
+        _sending.ticket_no = next((t.get("Value") for t in tags if t.get("Name") == "ticket_no"), None)
+        try:
+            return v2_send(self)
+        finally:
+            _sending.ticket_no = None
+
+    def ticket_no_of(subject: str | None) -> str | None:
+        found = _TICKET_IN_SUBJECT.search(subject or "")
+        return getattr(_sending, "ticket_no", None) or (found.group(1) if found else None)
 
     def recording_sms(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None, *a, **kw):
         message_id = sms_publish(self, message, arn, phone_number, *a, **kw)
@@ -80,26 +99,25 @@ def _record_messages_to_citizens() -> None:
 
     def recording_email(self: SESBackend, source: str, subject: str, body: str, destinations: dict, *a, **kw):
         sent = send_email(self, source, subject, body, destinations, *a, **kw)
-        found = _TICKET_IN_SUBJECT.search(subject or "")
         for address in (a for addresses in destinations.values() for a in addresses):
             entry = {"protocol": "email", "endpoint": address, "subject": subject, "message": body}
-            _record_to_citizen({**entry, "ticket_no": found.group(1) if found else None})
+            _record_to_citizen({**entry, "ticket_no": ticket_no_of(subject)})
         return sent
 
     def recording_raw_email(self: SESBackend, source: str | None, destinations: list[str], raw_data: str, *a, **kw):
         sent = send_raw_email(self, source, destinations, raw_data, *a, **kw)
         # moto has added the message's To, Cc and Bcc to `destinations` by now (again, if they were given too).
         subject, body = _subject_and_text(raw_data)
-        found = _TICKET_IN_SUBJECT.search(subject or "")
         for address in dict.fromkeys(address for _, address in getaddresses(destinations)):
             entry = {"protocol": "email", "endpoint": address, "subject": subject, "message": body}
-            _record_to_citizen({**entry, "ticket_no": found.group(1) if found else None})
+            _record_to_citizen({**entry, "ticket_no": ticket_no_of(subject)})
         return sent
 
     SNSBackend.publish = recording_sms
     # SES v2's SendEmail is served by the same backend: Simple content by send_email, Raw by send_raw_email.
     SESBackend.send_email = recording_email
     SESBackend.send_raw_email = recording_raw_email
+    SESV2Response.send_email = tagged_v2_send
 
 
 def _subject_and_text(raw: str) -> tuple[str | None, str]:
@@ -146,7 +164,8 @@ def _text_for(protocol: str, entry: dict[str, Any]) -> str:
 def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
     """Deliveries to e-mail and SMS subscribers (`"to": "agency"`, whether an agency, a town's copy or triage) and
     messages to citizens (`"to": "citizen"`: SMS straight to a number, e-mail through SES; `ticket_no` from the SMS's
-    attribute, or the `#10001` in the e-mail's subject), oldest first. `topic_labels` maps topic ARN → short name."""
+    attribute, the e-mail's `ticket_no` tag (SES v2), or else the `#10001` in its subject), oldest first.
+    `topic_labels` maps topic ARN → short name."""
     backend = sns_backends[DEFAULT_ACCOUNT_ID][region]
     with _lock:
         published = list(_published)
