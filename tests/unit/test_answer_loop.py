@@ -347,6 +347,20 @@ def test_the_scheduler_reminds_escalates_and_closes_across_the_national_holiday(
     assert [s["text"][:20] for s in desk.channels.sent][1].startswith("【瑞安】问题10001评价期已过")
 
 
+def test_a_notice_to_staff_by_sms_fits_one_segment_with_its_link_whole(desk, city, time):
+    # The workspace link (with the ticket's id) cannot fit in 70 characters: a link cut short opens nothing.
+    ticket = desk.dispatched(contact={"phone": "13812345678"})
+    time.move(hours=6, minutes=1)
+    desk.deadlines.run()
+    desk.work.return_ticket(staff(city, "eco"), ticket.id, "不属于本单位职责")
+    desk.send_all()
+    sms = {p["attributes"]["event"]: p["messages"]["sms"] for p in desk.notifier.published}
+    assert set(sms) == {"reminder", "to_triage"}
+    for text in sms.values():
+        assert len(text) <= 70 and text.endswith(city.ticket_link(ticket.ticket_no)) and "10001" in text
+    assert sms["reminder"].startswith("【瑞安】催办")
+
+
 # ---------------------------------------------------------------- the messenger
 def test_a_failed_send_is_retried_and_sent_once(desk, city):
     answered(desk, city, contact={"phone": "13812345678"})

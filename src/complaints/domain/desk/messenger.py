@@ -169,12 +169,8 @@ class Messenger:
                 attributes["district"] = ticket.district
         if ticket.category:
             attributes["category"] = ticket.category
-        sms = f"【{self.city.sms_sign}】{_SMS_HEAD[message.kind]} 问题编号{ticket.ticket_no} {self._workspace(ticket)}"
-        messages = {"default": text, "email": text, "sms": sms[:SMS_MAX_CHARS]}
+        messages = {"default": text, "email": text, "sms": staff_sms(message, ticket, self.city)}
         return {message.audience: lambda: self.notifier.publish(channel, subject, messages, attributes)}
-
-    def _workspace(self, ticket: Ticket) -> str:
-        return self.city.workspace_link(ticket.id)
 
 
 class DeliveryInProgress(Exception):
@@ -194,6 +190,21 @@ _SUBJECT = {
     "escalation": "overdue complaint",
     "to_triage": "complaint back to triage",
 }
+
+
+def staff_sms(message: OutboxMessage, ticket: Ticket, city: City) -> str:
+    """One segment, as a dispatch's SMS (routing.sms_text): what happened, the ticket number and the ticket's link,
+    shortened to fit and never cut mid-link. The workspace link, with the ticket's 32-character id, never fits in
+    one segment; the e-mail carries it."""
+    link = city.ticket_link(ticket.ticket_no)
+    head = f"【{city.sms_sign}】"
+    for text in (
+        f"{head}{_SMS_HEAD[message.kind]} 问题编号{ticket.ticket_no} {link}",
+        f"{head}问题编号{ticket.ticket_no} {link}",
+    ):
+        if len(text) <= SMS_MAX_CHARS:
+            return text
+    return f"{head}{link}"[:SMS_MAX_CHARS]
 
 
 def staff_texts(message: OutboxMessage, ticket: Ticket, city: City) -> tuple[str, str]:
