@@ -241,6 +241,13 @@ class RatingIn(BaseModel):
     resolved: bool = Field(strict=True, description="Whether the problem was solved")
     comment: str | None = Field(default=None, max_length=500, strict=True, description="At most 500 characters")
 
+    @field_validator("score", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # As PhotoUploadIn.size: 4.0 is the integer 4 that JSON Schema's "integer" admits; 4.5, "4" and true stay
+        # refused (strict).
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
 
 class ErrorBody(BaseModel):
     code: str

@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
-from complaints.api import WHITESPACE, ComplaintIn
+from complaints.api import WHITESPACE, ComplaintIn, RatingIn
 from complaints.domain.photos import MAX_INLINE_BASE64_CHARS, MAX_UPLOAD_BYTES
 from complaints_tools.openapi import generate
 
@@ -61,6 +61,17 @@ def test_the_rating_takes_the_five_levels_and_names_the_state_of_a_refused_one()
     assert (score["minimum"], score["maximum"], score["type"]) == (1, 5, "integer")
     assert _schema("RatingIn")["additionalProperties"] is False
     assert "state" in _schema("ErrorBody")["properties"]
+
+
+def test_a_score_the_schema_calls_an_integer_is_taken_and_no_other():
+    # JSON has one kind of number: 4.0 is valid against {"type": "integer"}, so a client may send it.
+    validator = jsonschema_rs.validator_for(_schema("RatingIn"))
+    for score in (4, 4.0):
+        assert validator.is_valid({"score": score, "resolved": True})
+        assert RatingIn.model_validate({"score": score, "resolved": True}).score == 4
+    for score in (4.5, "4", True, 6.0):
+        with pytest.raises(ValidationError):
+            RatingIn.model_validate({"score": score, "resolved": True})
 
 
 def test_the_patterns_white_space_is_pythons():
