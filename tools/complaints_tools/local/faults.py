@@ -4,7 +4,10 @@ Set at start with LOCAL_FAULTS (`sns_publish_fail=0.2,dynamodb_throttle=0.1,kill
 the same as JSON) or at run time with `POST /_local/faults` (JSON; `GET` shows them). Local only: hooks on the
 boto3 default session of the stack's process, which every handler's client is created from.
 
-- `sns_publish_fail`: share of SNS Publish and PublishBatch calls that fail as a whole (as after the SDK's own retries).
+- `sns_publish_fail`: share of SNS Publish and PublishBatch calls that fail as a whole (as after the SDK's own retries),
+  an SMS published straight to a phone number included.
+- `ses_send_fail`: share of SES SendEmail calls (v2; v1 SendEmail and SendRawEmail too) answered with a throttling
+  error, as after the SDK's own retries.
 - `dynamodb_throttle`: share of DynamoDB data-plane HTTP requests answered with a throttling error; the SDK retries
   them as it retries real throttles, so only a run of them reaches the code.
 - `kill_classify`: share of the classify worker's sends to the route queue during which the worker dies: the
@@ -48,6 +51,7 @@ class WorkerKilled(BaseException):
 @dataclass
 class Faults:
     sns_publish_fail: float = 0.0
+    ses_send_fail: float = 0.0
     dynamodb_throttle: float = 0.0
     kill_classify: float = 0.0
     model: str = "ok"
@@ -75,7 +79,13 @@ class FaultInjector:
     def __init__(self, faults: Faults | None = None, seed: int | None = None) -> None:
         self.faults = faults or Faults()
         self.kill_queue_urls: set[str] = set()
-        self.injected = {"sns_publish_fail": 0, "dynamodb_throttle": 0, "kill_classify": 0, "model": 0}
+        self.injected = {
+            "sns_publish_fail": 0,
+            "ses_send_fail": 0,
+            "dynamodb_throttle": 0,
+            "kill_classify": 0,
+            "model": 0,
+        }
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._env_lock = threading.Lock()
@@ -99,6 +109,8 @@ class FaultInjector:
         events = boto3.DEFAULT_SESSION.events
         events.register("before-call.sns.Publish", self._sns_publish)
         events.register("before-call.sns.PublishBatch", self._sns_publish)
+        for operation in ("sesv2.SendEmail", "ses.SendEmail", "ses.SendRawEmail"):
+            events.register(f"before-call.{operation}", self._ses_send)
         events.register("before-send.dynamodb", self._dynamodb_send)
         events.register("before-parameter-build.sqs.SendMessage", self._sqs_send)
 
@@ -111,6 +123,17 @@ class FaultInjector:
                 "ResponseMetadata": {"HTTPStatusCode": status},
             }
         return None
+
+    def _ses_send(self, event_name: str = "", **kwargs: Any):
+        if not self._roll("ses_send_fail", self.faults.ses_send_fail):
+            return None
+        # SES v2 throttles with 429 TooManyRequestsException, v1 with 400 Throttling.
+        status, code = (429, "TooManyRequestsException") if ".sesv2." in event_name else (400, "Throttling")
+        http = AWSResponse("local-fault", status, {}, _Raw(b""))
+        return http, {
+            "Error": {"Code": code, "Message": "injected fault: SES sending rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
 
     def _dynamodb_send(self, request: Any = None, **kwargs: Any):
         target = (request.headers.get("X-Amz-Target") or b"") if request is not None else b""
