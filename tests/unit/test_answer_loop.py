@@ -290,6 +290,16 @@ def test_a_satisfied_rating_closes_the_ticket_and_a_second_rating_is_refused(des
         desk.citizen.rate(ticket.id, "wrong receipt", 5, True)
 
 
+def test_a_closed_ticket_is_listed_among_its_agencys_closed_ones_not_its_answered_ones(desk, city, time):
+    rated, unrated = answered(desk, city), answered(desk, city, n=2)
+    desk.citizen.rate(rated.id, RECEIPT, 5, True)
+    time.move(days=7, minutes=1)
+    assert desk.deadlines.run().closed == 1
+    eco = staff(city, "eco")
+    assert {t["id"] for t in desk.work.inbox(eco, status="closed").tickets} == {rated.id, unrated.id}
+    assert desk.work.inbox(eco, status="answered").tickets == []
+
+
 def test_unsatisfied_reopens_to_the_same_agency_until_the_limit_then_triage(desk, city):
     ticket = answered(desk, city, contact={"email": "zhang@example.org"})
     eco = staff(city, "eco")

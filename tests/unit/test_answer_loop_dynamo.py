@@ -69,12 +69,26 @@ def test_the_inbox_pages_newest_first_through_the_index(table):
 
 def test_the_overdue_filter_fills_its_page_across_reads(table):
     repo = DynamoTicketRepository(table)
+    repo.filtered_read = 7  # fewer than a page's worth of overdue tickets per read
     for n in range(1, 61):
         repo.create(ticket(n, overdue=True if n % 10 == 0 else None))
     page, cursor = repo.inbox("eco", None, True, 4, None)
     assert [t.ticket_no for t in page] == [10060, 10050, 10040, 10030]
     page, cursor = repo.inbox("eco", None, True, 4, cursor)
     assert [t.ticket_no for t in page] == [10020, 10010] and cursor is None
+
+
+def test_a_page_of_overdue_tickets_a_few_in_a_hundred_takes_one_read(table):
+    repo = DynamoTicketRepository(table)
+    for n in range(1, 181):
+        repo.create(ticket(n, overdue=True if n % 25 == 0 else None))
+    queries = []
+    repo.table.meta.client.meta.events.register("before-call.dynamodb.Query", lambda **kw: queries.append(1))
+    page, cursor = repo.inbox("eco", None, True, 4, None)
+    assert [t.ticket_no for t in page] == [10175, 10150, 10125, 10100] and cursor is not None
+    assert len(queries) == 1
+    page, cursor = repo.inbox("eco", None, True, 4, cursor)
+    assert [t.ticket_no for t in page] == [10075, 10050, 10025] and cursor is None
 
 
 def test_a_move_and_its_messages_are_written_together_or_not_at_all(table):

@@ -63,7 +63,7 @@ CALLS = {
     "reassign": lambda repo, t: repo.reassign(t, TRIAGE, "市综合行政执法局"),
     "reopen": lambda repo, t: repo.reopen(t, CITIZEN, "垃圾还在"),
     "reopen_past_limit": lambda repo, t: repo.reopen_past_limit(t, CITIZEN, "还是没人管"),
-    "close": lambda repo, t: repo.close(t, CITIZEN),
+    "close": lambda repo, t: repo.close(t, CITIZEN, agency="eco"),
 }
 
 
@@ -166,7 +166,7 @@ def test_an_actor_the_table_does_not_name_changes_nothing(repo, move):
         "reopen_past_limit": ["还是没人管"],
     }
     with pytest.raises(MoveNotAllowed, match=f"{wrong.kind.value} may not"):
-        getattr(repo, method)("a" * 32, wrong, *args.get(move, []))
+        getattr(repo, method)("a" * 32, wrong, *args.get(move, []), **({"agency": "eco"} if move == "close" else {}))
     assert repo.get("a" * 32).status is state
 
 

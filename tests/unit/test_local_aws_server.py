@@ -102,3 +102,35 @@ def test_a_conditional_write_succeeds_once_however_many_race_for_it(call):
     _in_threads(work)
     assert sorted(wins) == sorted(f"claim#{i}" for i in range(ROUNDS))
     assert set(refusals) == {"ConditionalCheckFailedException"}
+
+
+def test_a_cancelled_transaction_leaves_the_table_as_it_was_and_a_committed_one_is_kept(call):
+    # moto's backup is made of the items a transaction names only (aws_server._transactions_back_up_what_they_name):
+    # what it changed before the cancelling condition is undone, and nothing else is touched.
+    dynamodb, table = call
+    for n in range(50):
+        assert dynamodb("PutItem", {"TableName": table, "Item": {"pk": {"S": f"t{n}"}, "v": {"N": str(n)}}})[0] == 200
+
+    def update(pk: str, v: str) -> dict:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": pk}},
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"N": v}},
+            }
+        }
+
+    cancelled = [
+        update("t1", "100"),
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+        {"Delete": {"TableName": table, "Key": {"pk": {"S": "t2"}}}},
+        {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "t3"}}, "ConditionExpression": "v = :no",
+                            "ExpressionAttributeValues": {":no": {"N": "-1"}}}},
+    ]  # fmt: skip
+    status, answer = dynamodb("TransactWriteItems", {"TransactItems": cancelled})
+    assert status == 400 and "TransactionCanceledException" in answer["__type"]
+    status, committed = dynamodb("TransactWriteItems", {"TransactItems": [update("t4", "400")]})
+    assert status == 200, committed
+    scanned = dynamodb("Scan", {"TableName": table})[1]["Items"]
+    assert {i["pk"]["S"]: int(i["v"]["N"]) for i in scanned} == {f"t{n}": 400 if n == 4 else n for n in range(50)}

@@ -37,6 +37,12 @@ class DynamoTicketRepository(TicketMoves):
     """Tickets in one table keyed by `pk`: `ticket#<id>` items and the `counter#ticket_no` item. Every move is one
     conditional UpdateItem (see lifecycle.TicketMoves)."""
 
+    # Index items read per request by an inbox page that a filter thins (?overdue=true). DynamoDB applies Limit
+    # before the filter: asking for the 20 tickets missing reads 20 and may keep none, one round trip after another
+    # through the whole inbox. Overdue tickets are a few in a hundred; a read of this many fills a page in one or
+    # two round trips (each reads at most 1 MB, whatever the Limit).
+    filtered_read = 200
+
     def __init__(self, table_name: str, first_ticket_no: int = 1, client: Any = None) -> None:
         self.table = (client or boto3.resource("dynamodb")).Table(table_name)
         self.first_ticket_no = first_ticket_no
@@ -134,8 +140,8 @@ class DynamoTicketRepository(TicketMoves):
         found: list[Ticket] = []
         start = cursor
         while len(found) < limit:
-            # A filter drops items after the read: ask for what is missing, at least a few, until the end.
-            wanted = max(limit - len(found), 10) if overdue else limit - len(found)
+            # A filter drops items after the read: read a good many at a time, until the page is full or the end.
+            wanted = self.filtered_read if overdue else limit - len(found)
             page = self.table.query(**query, Limit=wanted, **({"ExclusiveStartKey": start} if start else {}))
             for item in page.get("Items", []):
                 item.pop("pk", None)

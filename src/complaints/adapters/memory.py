@@ -57,8 +57,13 @@ class MemoryTicketRepository(TicketMoves):
     def inbox(
         self, agency: str, status: str | None, overdue: bool, limit: int, cursor: dict[str, str] | None
     ) -> tuple[list[Ticket], dict[str, str] | None]:
+        # As the indexes hold them: `inbox` by `agency`, `inbox_status` by `agency_status` (what the moves wrote).
         found = sorted(
-            (t for t in self.items.values() if t.agency == agency and (not status or t.status == status)),
+            (
+                t
+                for t in self.items.values()
+                if t.agency == agency and (not status or t.agency_status == f"{agency}#{status}")
+            ),
             key=lambda t: (t.created_at, t.id),
             reverse=True,
         )

@@ -264,8 +264,9 @@ class TicketMoves:
     def reopen_past_limit(self, ticket_id: str, actor: Actor, reason: str, **changes: Any) -> None:
         self._make(ticket_id, "reopen_past_limit", actor, reason, **changes)
 
-    def close(self, ticket_id: str, actor: Actor, note: str | None = None, **changes: Any) -> None:
-        changes["fields"] = {**NOTHING_DUE, **changes.get("fields", {})}
+    def close(self, ticket_id: str, actor: Actor, note: str | None = None, *, agency: str, **changes: Any) -> None:
+        # `agency` (the holder's) moves the ticket to `closed` in that agency's inbox_status index too.
+        changes["fields"] = {**NOTHING_DUE, "agency": agency, **changes.get("fields", {})}
         self._make(ticket_id, "close", actor, note, **changes)
 
     def remind(self, ticket_id: str, note: str, state: Status, **changes: Any) -> None:

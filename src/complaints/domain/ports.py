@@ -75,8 +75,9 @@ class TicketRepository(Protocol):
     def reopen_past_limit(self, ticket_id: str, actor: Actor, reason: str, **changes) -> None:
         """answered → triage, by the citizen not satisfied once more than the city's reopen limit allows."""
 
-    def close(self, ticket_id: str, actor: Actor, note: str | None = None, **changes) -> None:
-        """answered → closed (办结), by the citizen, or the system when the rating window passes."""
+    def close(self, ticket_id: str, actor: Actor, note: str | None = None, *, agency: str, **changes) -> None:
+        """answered → closed (办结), by the citizen, or the system when the rating window passes; `agency` holds it
+        (its inbox lists it closed from then on)."""
 
     def remind(self, ticket_id: str, note: str, state: Any, **changes) -> None:
         """A reminder (催办) to sign for the ticket: an event."""

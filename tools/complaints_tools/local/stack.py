@@ -263,6 +263,9 @@ class LocalStack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # An answer goes out as two writes (headers, body): with Nagle's algorithm the body waits for the
+            # client's delayed ACK of the headers, 40 ms on every request of a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def log_message(self, fmt: str, *args: Any) -> None:  # requests are logged by the handlers
                 pass

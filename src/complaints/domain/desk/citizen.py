@@ -50,7 +50,9 @@ class Citizen:
         # The ticket must still be answered with this many answers: a second rating of the same answer loses.
         expect = {"agency": ticket.agency}
         if score >= SATISFIED_FROM and resolved:
-            self.tickets.close(ticket.id, CITIZEN, f"评价 {score} 分", fields={"ratings": ratings}, expect=expect)
+            self.tickets.close(
+                ticket.id, CITIZEN, f"评价 {score} 分", agency=ticket.agency, fields={"ratings": ratings}, expect=expect
+            )
         else:
             unsatisfied = f"评价 {score} 分" + ("" if resolved else "，未解决")
             self._reopen(ticket, ratings, comment or unsatisfied)

@@ -93,7 +93,7 @@ class Deadlines:
             out.escalated += 1
         elif t.due == "rating" and t.status is Status.ANSWERED:
             messages = [self._message(t, "closed", "closed_unrated", "citizen", None, None)] if t.contact_sealed else []
-            self.tickets.close(t.id, SYSTEM, CLOSE_NOTE, expect=expect, messages=messages)
+            self.tickets.close(t.id, SYSTEM, CLOSE_NOTE, agency=t.agency, expect=expect, messages=messages)
             out.closed += 1
         else:
             log.warning("a due ticket in an unexpected state", extra={"ticket_id": t.id, "status": t.status.value})
