@@ -47,7 +47,7 @@ class Citizen:
             )
         rating = Rating(score=score, resolved=resolved, comment=comment, at=now_iso(), answer=len(ticket.answers))
         ratings = [*(r.model_dump(mode="json") for r in ticket.ratings), rating.model_dump(mode="json")]
-        # The ticket must still be answered with this many answers: a second rating of the same answer loses.
+        # The move needs the ticket still `answered` and in the same inbox: a second rating of this answer loses.
         expect = {"agency": ticket.agency}
         if score >= SATISFIED_FROM and resolved:
             self.tickets.close(
