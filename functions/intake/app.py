@@ -127,10 +127,14 @@ def get_complaint(
         str | None, Header(alias="X-Receipt", description="The receipt from POST /complaints; never in the URL")
     ] = None,
 ) -> TicketOut:
+    _no_receipt_in_url()
+    return TicketOut.model_validate(intake.citizen_view(id, x_receipt))
+
+
+def _no_receipt_in_url() -> None:
     if "receipt" in (app.current_event.query_string_parameters or {}):
         # A URL ends up in browser history, Referer headers and access logs: the receipt would leak with it.
         raise errors.ReceiptInUrl("send the receipt in the X-Receipt header, not in the URL")
-    return TicketOut.model_validate(intake.citizen_view(id, x_receipt))
 
 
 @app.post(
@@ -165,8 +169,7 @@ def rate_answer(
         str | None, Header(alias="X-Receipt", description="The receipt from POST /complaints; never in the URL")
     ] = None,
 ) -> TicketOut:
-    if "receipt" in (app.current_event.query_string_parameters or {}):
-        raise errors.ReceiptInUrl("send the receipt in the X-Receipt header, not in the URL")
+    _no_receipt_in_url()
     rated = citizen.rate(id, x_receipt, rating.score, rating.resolved, rating.comment)
     return TicketOut.model_validate(rated)
 

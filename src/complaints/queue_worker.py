@@ -7,6 +7,7 @@ parsed into its pydantic model by Powertools' BatchProcessor: a body that is not
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -68,15 +69,21 @@ def ticket_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable
     """See `batch_handler`: each message body is `{"ticket_id": ...}`."""
 
     def record_handler(record: TicketRecord) -> None:
-        ticket_id = record.body.ticket_id
-        logger.append_keys(ticket_id=ticket_id)
-        try:
-            step(ticket_id)
-        finally:
-            # The next record's lines, and the next invocation's in this environment, are about other tickets.
-            logger.remove_keys(["ticket_id"])
+        with _about_ticket(logger, record.body.ticket_id):
+            step(record.body.ticket_id)
 
     return batch_handler(record_handler, TicketRecord, logger)
+
+
+@contextmanager
+def _about_ticket(logger: Logger, ticket_id: str):
+    """The record's log lines carry its ticket id; the next record's, and the next invocation's in this
+    environment, are about other tickets."""
+    logger.append_keys(ticket_id=ticket_id)
+    try:
+        yield
+    finally:
+        logger.remove_keys(["ticket_id"])
 
 
 def s3_object_batch_handler(step: Callable[[str], Any], logger: Logger) -> Callable[[dict, Any], dict]:
@@ -115,33 +122,25 @@ def outbox_stream_handler(step: Callable[[Any], Any], logger: Logger) -> Callabl
     def record_handler(record: OutboxRecord) -> None:
         image = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in record.dynamodb.NewImage.items()}
         message = from_stored(image)
-        logger.append_keys(ticket_id=message.ticket_id)
-        try:
+        with _about_ticket(logger, message.ticket_id):
             step(message)
-        finally:
-            logger.remove_keys(["ticket_id"])
 
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, model=OutboxRecord)
-
-    @logger.inject_lambda_context
-    def lambda_handler(event: dict, context: Any) -> dict:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-
-    return lambda_handler
+    return batch_handler(record_handler, OutboxRecord, logger, EventType.DynamoDBStreams)
 
 
 def batch_handler(
-    record_handler: Callable[[Any], None], model: type[SqsRecordModel], logger: Logger
+    record_handler: Callable[[Any], None],
+    model: type[BaseModel],
+    logger: Logger,
+    event_type: EventType = EventType.SQS,
 ) -> Callable[[dict, Any], dict]:
-    """A Lambda handler running `record_handler` for each SQS record, parsed into `model`.
+    """A Lambda handler running `record_handler` for each record (SQS, or a stream's), parsed into `model`.
 
     A record that raises is reported back to SQS alone (ReportBatchItemFailures) and retried; after the queue's
     maxReceiveCount it lands in the dead-letter queue, whose alarm calls an operator. A malformed body fails the
     same way: it is not a message we can drop silently.
     """
-    processor = BatchProcessor(event_type=EventType.SQS, model=model)
+    processor = BatchProcessor(event_type=event_type, model=model)
 
     @logger.inject_lambda_context
     def lambda_handler(event: dict, context: Any) -> dict:

@@ -204,6 +204,19 @@ def stack(tmp_path_factory, weibo) -> LocalStackClient:
     stop_stack(proc)
 
 
+@pytest.fixture()
+def faults(stack):
+    """Set the shared stack's faults (POST /_local/faults); cleared when the test ends."""
+
+    def set_faults(**kw):
+        reply = stack.request("POST", "/_local/faults", kw)
+        assert reply.status == 200, reply.body
+        return reply.json()
+
+    yield set_faults
+    set_faults()
+
+
 @pytest.fixture(scope="session")
 def stack_process():
     """(start, stop) for tests that need a stack of their own, e.g. to restart it."""

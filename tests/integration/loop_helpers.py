@@ -149,15 +149,23 @@ def message_deliveries(stack, ticket_id: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def delivered(stack, ticket_id: str, key: str) -> dict[str, str] | None:
-    """The states of a message's deliveries ({"sms": "sent"}) once each is done, None before: a delivery recorded
-    `sent` is never sent again, so what the outbox shows then is final."""
+def delivered(stack, ticket_id: str, key: str, deliveries: int = 1) -> dict[str, str] | None:
+    """The states of a message's deliveries ({"sms": "sent"}) once `deliveries` of them are recorded and none is
+    being sent, None before: a delivery recorded `sent` is never sent again, so what the outbox shows then is final.
+    (The messenger records a message's deliveries one after another: a notice with a town's copy has two.)"""
     item = (
         stack.aws("dynamodb")
         .get_item(TableName=stack.resource("TicketsTable"), Key={"pk": {"S": f"message#{ticket_id}#{key}"}})
         .get("Item")
     )
     states = {name: d["M"]["state"]["S"] for name, d in (item or {}).get("deliveries", {}).get("M", {}).items()}
-    if not states or "sending" in states.values():
+    if len(states) < deliveries or "sending" in states.values():
         return None
+    return states
+
+
+def sent(stack, ticket: dict[str, Any], key: str, deliveries: int = 1) -> dict[str, str]:
+    """`delivered`, waited for; fails the test if the message is not delivered in time."""
+    states = wait_until(lambda: delivered(stack, ticket["id"], key, deliveries))
+    assert states, f"{key} of ticket {ticket['ticket_no']} was not delivered"
     return states

@@ -19,17 +19,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture()
-def faults(stack):
-    def set_faults(**kw):
-        reply = stack.request("POST", "/_local/faults", kw)
-        assert reply.status == 200, reply.body
-        return reply.json()
-
-    yield set_faults
-    set_faults()
-
-
 def injected(stack, name: str) -> int:
     return stack.request("GET", "/_local/faults").json()["injected"][name]
 

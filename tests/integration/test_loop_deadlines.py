@@ -17,8 +17,7 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
-from loop_helpers import PHONE, PHONE_E164, Desk, citizen_view, delivered, file_complaint, notices, outbox, staff
-from loop_helpers import wait_until as _wait_until
+from loop_helpers import PHONE, PHONE_E164, Desk, citizen_view, file_complaint, notices, outbox, sent, staff
 
 from complaints.city import load_city
 from complaints_tools.fake_weibo import FakeWeibo
@@ -89,12 +88,6 @@ def _local(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _sent(stack, ticket: dict, key: str) -> dict:
-    states = _wait_until(lambda: delivered(stack, ticket["id"], key))
-    assert states, f"{key} of ticket {ticket['ticket_no']} was not delivered"
-    return states
-
-
 def _moves(desk: Desk, ticket: dict, move: str) -> int:
     return sum(1 for h in desk.ticket(ticket["id"]).json()["history"] if h.get("move") == move)
 
@@ -133,7 +126,7 @@ def test_deadlines_skip_a_weekend_and_a_holiday_and_the_scheduler_acts_on_each_o
     rate_by = _local(answered["deadlines"]["rate_by"])
     window = rate_by - _local(answered["answers"][0]["at"])  # rate_by is written to the second
     assert abs(window - timedelta(days=limits.rating_window_days)) < timedelta(seconds=1), window
-    assert _sent(stack, rated_never, "answer-1") == {"sms": "sent"}
+    assert sent(stack, rated_never, "answer-1") == {"sms": "sent"}
     assert accept_by < rate_by < answer_by
     assert _run_deadlines(stack) == {"reminded": 0, "escalated": 0, "closed": 0, "skipped": 0, "errors": 0}
 
@@ -141,7 +134,7 @@ def test_deadlines_skip_a_weekend_and_a_holiday_and_the_scheduler_acts_on_each_o
     _move_clock_to(stack, accept_by + timedelta(minutes=1))
     assert _run_deadlines(stack)["reminded"] == 1
     assert _run_deadlines(stack)["reminded"] == 0
-    assert _sent(stack, late, "remind-1") == {"agency": "sent"}
+    assert sent(stack, late, "remind-1") == {"agency": "sent"}
     reminders = notices(stack, late["ticket_no"], "reminder")
     assert sorted((e["protocol"], e["endpoint"]) for e in reminders) == [
         ("email", "hbj@ruian.example"), ("sms", "+8613900000002")
@@ -159,7 +152,7 @@ def test_deadlines_skip_a_weekend_and_a_holiday_and_the_scheduler_acts_on_each_o
     assert _run_deadlines(stack)["closed"] == 0
     closed = citizen_view(stack, rated_never)
     assert (closed["status"], closed["rating"], closed["rate_by"]) == ("closed", None, None)
-    assert _sent(stack, rated_never, "closed") == {"sms": "sent"}
+    assert sent(stack, rated_never, "closed") == {"sms": "sent"}
     told = [e["message"] for e in outbox(stack, rated_never["ticket_no"], "citizen")]
     assert len(told) == 2 and "已答复" in told[0] and "评价期已过" in told[1], told
     assert all(e["endpoint"] == PHONE_E164 for e in outbox(stack, rated_never["ticket_no"], "citizen"))
@@ -174,7 +167,7 @@ def test_deadlines_skip_a_weekend_and_a_holiday_and_the_scheduler_acts_on_each_o
     assert eco.inbox_ids("?overdue=true") == [late["id"]]
     (listed,) = eco.inbox("?overdue=true").json()["tickets"]
     assert listed["overdue"] is True
-    assert _sent(stack, late, "escalate-1") == {"triage": "sent"}
+    assert sent(stack, late, "escalate-1") == {"triage": "sent"}
     (escalation,) = notices(stack, late["ticket_no"], "escalation")
     assert (escalation["topic"], escalation["endpoint"]) == ("triage", "paidan@ruian.example")
     assert "督办" in escalation["message"] and view["deadlines"]["answer_by"] in escalation["message"]

@@ -6,22 +6,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from loop_helpers import Desk, delivered, file_complaint, outbox, staff, wait_until
 
 TICKETS = 30
 SHARE = 0.3  # of SNS Publish and of SES sends
-
-
-@pytest.fixture()
-def faults(stack):
-    def set_faults(**kw):
-        reply = stack.request("POST", "/_local/faults", kw)
-        assert reply.status == 200, reply.body
-        return reply.json()
-
-    yield set_faults
-    set_faults()
 
 
 def _contact(i: int) -> dict[str, str]:

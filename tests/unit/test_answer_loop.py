@@ -198,14 +198,8 @@ def test_accept_then_reply_notifies_the_citizen_once_by_sms(desk, city):
 def test_two_staff_answering_at_once_one_wins(desk, city, monkeypatch):
     ticket = desk.dispatched()
     desk.work.accept(staff(city, "eco", "u-1"), ticket.id)
-    real_get, seen = desk.tickets.get, []
-
-    def both_read_first(ticket_id):  # the second staff member reads before the first one's write lands
-        seen.append(ticket_id)
-        return real_get(ticket_id)
-
-    monkeypatch.setattr(desk.tickets, "get", both_read_first)
-    stale = real_get(ticket.id)
+    real_get = desk.tickets.get
+    stale = real_get(ticket.id)  # what the second staff member read, before the first one's answer landed
     desk.work.reply(staff(city, "eco", "u-1"), ticket.id, "第一个答复")
     monkeypatch.setattr(desk.tickets, "get", lambda _id: stale)
     with pytest.raises(MoveNotAllowed) as lost:

@@ -23,7 +23,7 @@ from complaints.domain import clock
 from complaints.domain.deadlines import latest_extension
 from complaints.domain.desk.assignment import answered, local_iso, parse, utc_iso
 from complaints.domain.errors import DeskError, InvalidComplaint, MoveNotAllowed, TicketNotFound
-from complaints.domain.lifecycle import NOTHING_DUE, due, moves_from
+from complaints.domain.lifecycle import EVENTS, NOTHING_DUE, due, moves_from
 from complaints.domain.outbox import OutboxMessage
 from complaints.domain.ports import PhotoStore, TicketRepository
 from complaints.domain.tickets import Actor, ActorKind, Answer, Extension, Status, Ticket, now_iso, photo_keys
@@ -165,7 +165,7 @@ class AgencyWork:
         ticket = self._own(actor, ticket_id)
         if ticket.extension is not None:
             raise ExtensionRefused(f"the deadline was extended once already, to {ticket.extension.until}")
-        if ticket.status not in (Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED) or not ticket.deadlines:
+        if ticket.status not in EVENTS["extend"].sources or not ticket.deadlines:  # the table says from where
             raise MoveNotAllowed(
                 f"the ticket is {ticket.status.value}; only an unanswered ticket's deadline can be extended",
                 "extend",

@@ -15,10 +15,10 @@ from complaints.domain import clock
 from complaints.domain.desk.assignment import assigned
 from complaints.domain.desk.intake import Intake
 from complaints.domain.errors import InvalidComplaint, MoveNotAllowed
-from complaints.domain.lifecycle import NOTHING_DUE
+from complaints.domain.lifecycle import MOVES, NOTHING_DUE
 from complaints.domain.outbox import OutboxMessage
 from complaints.domain.ports import TicketRepository
-from complaints.domain.tickets import Actor, ActorKind, Rating, Status, Ticket, now_iso
+from complaints.domain.tickets import Actor, ActorKind, Rating, Ticket, now_iso
 
 CITIZEN = Actor(kind=ActorKind.CITIZEN)
 MAX_COMMENT_CHARS = 500
@@ -39,7 +39,7 @@ class Citizen:
         comment = (comment or "").strip() or None
         if comment and len(comment) > MAX_COMMENT_CHARS:
             raise InvalidComplaint(f"comment must be at most {MAX_COMMENT_CHARS} characters")
-        if ticket.status is not Status.ANSWERED:
+        if ticket.status not in MOVES["close"].sources:  # a rating closes or reopens an answered ticket
             raise MoveNotAllowed(
                 f"the ticket is {ticket.status.value}; only an answered ticket can be rated",
                 "rate",
