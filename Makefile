@@ -19,7 +19,7 @@ MODEL := models/ruian-default/weights.f64
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run reset demo test test-unit test-integration lint checkov build bench model clean loadtest
+.PHONY: help install run reset demo test test-unit test-integration lint checkov build bench model clean loadtest browser
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
@@ -67,13 +67,29 @@ demo: $(VENV)/.installed $(MODEL)
 		$(BIN)/complaints demo --url http://127.0.0.1:$(PORT); status=$$?; kill $$pid; exit $$status; \
 	fi
 
-test: $(VENV)/.installed $(MODEL)
+# What the browser tests (tests/browser) and the page benchmark need besides Python: Debian's Chromium and a Chinese
+# font (installed with apt-get when run as root and missing), and axe-core from npm, into tests/browser/node_modules.
+# Where they cannot be installed, the browser tests skip and say why.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ [ ! -x /usr/bin/chromium ] || [ -z "$$(fc-list :lang=zh 2>/dev/null)" ]; }; then \
+		apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null || \
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null; } || \
+		echo "could not install chromium: the browser tests will skip"; \
+	fi
+	@if [ ! -f $(AXE) ] && command -v npm >/dev/null; then \
+		npm install --prefix tests/browser --no-save --no-audit --no-fund --loglevel=error axe-core@4 >/dev/null || \
+		echo "could not install axe-core: the accessibility checks will skip"; \
+	fi
+
+test: $(VENV)/.installed $(MODEL) browser
 	$(BIN)/python -m pytest -q
 
 test-unit: $(VENV)/.installed $(MODEL)
 	$(BIN)/python -m pytest -q -m "not integration and not lint"
 
-test-integration: $(VENV)/.installed $(MODEL)
+test-integration: $(VENV)/.installed $(MODEL) browser
 	$(BIN)/python -m pytest -q -m integration
 
 $(SAM_VENV)/.installed:
@@ -103,7 +119,7 @@ build: $(SAM_VENV)/.installed
 	rm -rf .aws-sam && PATH=$(dir $(PYTHON312)):$$PATH $(SAM_VENV)/bin/sam build --region us-east-1
 
 # Figures, each against a baseline measured in the same run; the last line is one JSON object.
-bench: $(VENV)/.installed $(MODEL) build
+bench: $(VENV)/.installed $(MODEL) build browser
 	$(BIN)/python bench/run.py
 
 

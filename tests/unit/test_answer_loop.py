@@ -246,6 +246,19 @@ def test_the_triage_desk_assigns_and_the_new_agency_is_notified_with_deadlines(d
         desk.triage.assign(staff(city, "triage-desk"), ticket.id, "eco")
 
 
+def test_the_triage_desk_sees_the_classifiers_top_three_with_the_agency_answering_each(desk, city):
+    ticket = desk.dispatched()
+    top3 = {"top3": [("交通运输", 0.41), ("环境保护", 0.38), ("城乡建设", 0.09)]}
+    desk.tickets.items[ticket.id] = ticket.model_copy(update=top3)  # as the classifier left it
+    desk.work.return_ticket(staff(city, "eco"), ticket.id, "不属于本单位")
+    view = desk.work.ticket(staff(city, "triage-desk"), ticket.id)
+    assert view["top3"] == [
+        {"category": "交通运输", "probability": 0.41, "agency": {"id": "jtj", "name": "市交通运输局"}},
+        {"category": "环境保护", "probability": 0.38, "agency": {"id": "eco", "name": "市生态环境局"}},
+        {"category": "城乡建设", "probability": 0.09, "agency": {"id": "zjj", "name": city.agency("zjj").name}},
+    ]
+
+
 def test_an_extension_moves_the_deadline_once_and_no_further_than_the_city_allows(desk, city):
     # Answer due 13 Oct: 5 working days after 30 Sept are 8, 9, 10 (a Saturday, 调休), 12 and 13 Oct (国庆 1–7 Oct).
     ticket = desk.dispatched()

@@ -233,6 +233,9 @@ class AgencyWork:
             "district": t.district,
             "department": t.department,
             "confidence": None if t.confidence is None else round(t.confidence, 4),
+            # The classifier's three likeliest categories and the agency answering each: the triage desk's
+            # suggestions for whom to assign it to.
+            "top3": [self._suggestion(category, p) for category, p in t.top3 or []],
             "location": t.location.model_dump(mode="json") if t.location else None,
             "photo": t.photo
             and {
@@ -252,6 +255,14 @@ class AgencyWork:
             "reopen_count": t.reopen_count,
             "triage_reason": t.triage_reason,
             "can": moves_from(t.status, actor.kind),
+        }
+
+    def _suggestion(self, category: str, probability: float) -> dict[str, Any]:
+        agency = self.city.department_for(category)
+        return {
+            "category": category,
+            "probability": round(probability, 4),
+            "agency": agency and {"id": agency.id, "name": agency.name},
         }
 
 
