@@ -30,6 +30,10 @@ NOT_EMULATED = {
     "AWS::WAFv2::LoggingConfiguration": "blocked requests are answered, not logged",
     "AWS::Logs::LogGroup": "the local stack logs to its own output",
     "AWS::ApiGateway::Account": "the local gateway is no API Gateway account",
+    "AWS::CloudFront::Distribution": "the local gateway routes pages and the API as it does (local/web.py)",
+    "AWS::CloudFront::Function": "its page table is read and followed by local/web.py",
+    "AWS::CloudFront::ResponseHeadersPolicy": "its headers are added by local/web.py",
+    "AWS::CloudFront::OriginAccessControl": "pages are read from web/ directly",
 }
 
 
