@@ -570,7 +570,10 @@ def serve_forever(
 
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the stack as Ctrl-C does: state saved
     stack = LocalStack(root, port=port, retry_after=retry_after, parameters=parameters, state_dir=state_dir).start()
-    print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    print(f"Complaint desk running at {stack.url}/  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    if stack.web is not None:
+        u = stack.url
+        print(f"  pages: {u}/ (complain)  {u}/board (public board)  {u}/agency (staff)  {u}/triage", flush=True)
     if stack.fake_weibo:
         fake = stack.fake_weibo
         print(
