@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, DESKTOP, ROOT, STAFF_PASSWORD, Watched, launch_chromium, watch
+from browser_helpers import CHROMIUM, DESKTOP, STAFF_PASSWORD, Watched, launch_chromium, watch
 from integration.conftest import PHOTO_WAIT_S, LocalStackClient, start_stack, stop_stack
 
 from complaints_tools.fake_weibo import FakeWeibo
@@ -49,17 +49,9 @@ def stack(tmp_path_factory) -> Iterator[LocalStackClient]:
 
 
 @pytest.fixture(scope="module")
-def site(stack) -> Iterator[str]:
-    """Where the pages are: the local stack itself, or a stand-in in front of it where it serves no pages yet."""
-    front = stack.request("GET", "/", headers={"Accept": "text/html"})
-    if front.status == 200 and front.headers.get("Content-Type", "").startswith("text/html"):
-        yield stack.url
-        return
-    from pages_server import PagesServer
-
-    server = PagesServer(ROOT, stack.url, stack.health).start()
-    yield server.url
-    server.stop()
+def site(stack) -> str:
+    """Where the pages are: the local stack serves them as CloudFront does (tools/complaints_tools/local/web.py)."""
+    return stack.url
 
 
 @pytest.fixture(scope="module")
