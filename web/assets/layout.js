@@ -15,6 +15,7 @@ export async function cityName() {
 }
 
 export function ready() {
+  performance.mark("desk:ready");
   document.documentElement.dataset.ready = "true";
 }
 
