@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from browser_helpers import CHROMIUM, PHONE, launch_chromium  # noqa: E402
+
+from complaints_tools.loadtest import start_stack  # noqa: E402
 
 RUNS = 5
 TARGET_FIRST_LOAD_KB = 150
@@ -51,36 +50,6 @@ SLOW_3G = {
 CPU_SLOWDOWN = 4
 PAGE_KINDS = ("document", "script", "stylesheet")
 BLANK = b"<!doctype html><html lang=zh-CN><meta charset=utf-8><link rel=icon href=data:,><title>-</title></html>"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_stack(log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "LOCAL_"))}
-    env["WEIBO_POLL_SECONDS"] = "86400"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "complaints_tools.cli", "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "/_local/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the local stack did not start:\n" + log.read_text()[-3000:])
 
 
 class BlankPage:
@@ -162,7 +131,7 @@ def run(out) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     log = Path(f"/tmp/bench-web-{os.getpid()}.log")
-    proc, url = start_stack(log)
+    proc, url = start_stack("", log)  # the load test's way: `complaints run` in a process of its own, no faults
     blank = BlankPage()
     out.write(f"stack at {url} (log {log}); Chromium {CHROMIUM}\n")
     try:
