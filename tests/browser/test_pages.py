@@ -211,6 +211,25 @@ def test_the_triage_desk_sees_the_top_three_and_assigns_a_returned_ticket(
     assert stack.wait_for_status(saved, ("dispatched",))["department"] == "市交通运输局"
 
 
+def test_the_triage_desk_hides_a_question_from_the_board_with_a_reason(new_page, stack, triage_staff):
+    citizen = new_page(PHONE)
+    number = submit(citizen, "There is a lot of rubbish burning near my home every night")  # English: to triage
+    (saved,) = saved_tickets(citizen.page)
+    assert stack.wait_for_status(saved)["status"] == "triage"
+    assert "rubbish burning" in board_item(citizen, number).text_content()
+
+    page = sign_in(new_page(DESKTOP), "/triage", triage_staff["email"])
+    open_in_inbox(page, number)
+    page.get_by_label("理由（记入办理记录）").fill("含有不宜公开的内容")
+    page.get_by_role("button", name="在议事厅隐藏").click()
+    page.wait_for_selector("#detail ol.history li:has-text('在议事厅隐藏')")
+    assert "含有不宜公开的内容" in page.text_content("#detail ol.history")
+
+    item = board_item(citizen, number)
+    assert "未公开" in item.text_content() and "已被管理员隐藏" in item.text_content()
+    assert "rubbish burning" not in citizen.page.content()
+
+
 # ---------------------------------------------------------------- what must never show
 
 
@@ -252,16 +271,26 @@ def test_a_complaint_not_to_be_shown_appears_on_the_board_without_its_text(new_p
 
 
 @pytest.fixture(scope="module")
-def shown_ticket(browser, site, stack):
-    """One dispatched ticket with a photo, on the board and in this device's list, for the pages' pictures."""
+def shown_ticket(browser, site, stack, staff_pool, eco_staff):
+    """For the pages' pictures: a dispatched ticket with a photo, on the board and in this device's list, and one
+    returned by its agency, waiting in the triage desk's inbox with the classifier's suggestions."""
     context = browser.new_context(viewport=DESKTOP, base_url=site)
     w = watch(context.new_page())
-
+    submit(w, "塘下镇韩田村附近的工厂晚上偷排污水，河水发黑发臭")  # for eco, to be returned
     number = submit(w, BURNING, photo=samples.phone_jpeg())
-    saved = saved_tickets(w.page)
-    stack.wait_for_status(saved[0])
+    shown, to_return = saved_tickets(w.page)  # newest first
     context.close()
-    return {"ticket_no": number, "saved": saved}
+    assert stack.wait_for_status(to_return)["department"] == "市生态环境局"
+    stack.wait_for_status(shown)
+    token = staff_pool.token(eco_staff["email"], eco_staff["password"])
+    returned = stack.request(
+        "POST",
+        f"/agency/tickets/{to_return['id']}/return",
+        {"reason": "不属于本单位职责"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert returned.status == 200, returned.body
+    return {"ticket_no": number, "saved": [shown]}
 
 
 PAGES = ["index", "my", "board", "ticket", "agency", "triage"]

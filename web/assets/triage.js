@@ -34,7 +34,7 @@ function assign(t, ws) {
 
 function moderation(t, ws) {
   const reason = h("input", { type: "text", id: "hide-reason", name: "reason", required: true, maxlength: 500 });
-  const hidden = t.board_hidden === true || t.hidden === true;
+  const hidden = t.hidden === true;
   const move = hidden ? "unhide" : "hide";
   return [
     h("h3", {}, "议事厅显示"),
@@ -46,7 +46,10 @@ function moderation(t, ws) {
 
 new Workspace({
   statuses: ["triage", "returned"],
-  actions: (t, ws) => [...(new Set(t.can || []).has("reassign") ? assign(t, ws) : []), ...moderation(t, ws)],
+  actions: (t, ws) => {
+    const can = new Set(t.can || []);
+    return [...(can.has("reassign") ? assign(t, ws) : []), ...(can.has("hide") ? moderation(t, ws) : [])];
+  },
   expects: (agency) => agency.kind === "triage",
 })
   .start()
