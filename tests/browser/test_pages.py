@@ -58,6 +58,18 @@ def board_item(w, ticket_no: int, timeout: float = 20):
     return item
 
 
+def sent_back(stack, staff_pool, staff: dict[str, str], ticket: dict) -> None:
+    """The agency returns the ticket (退单) through the staff API: it waits in the triage desk's inbox."""
+    token = staff_pool.token(staff["email"], staff["password"])
+    returned = stack.request(
+        "POST",
+        f"/agency/tickets/{ticket['id']}/return",
+        {"reason": "不属于本单位职责"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert returned.status == 200, returned.body
+
+
 def sign_in(w, path: str, email: str, password: str = STAFF_PASSWORD):
     page = w.goto(path)
     page.get_by_label("工作邮箱").fill(email)
@@ -174,6 +186,29 @@ def test_a_first_sign_in_with_a_temporary_password_asks_for_a_new_one(new_page, 
     assert "市交通运输局" in page.wait_for_selector("#whoami").text_content()
 
 
+def test_an_expired_id_token_is_refreshed_without_signing_in_again(new_page, eco_staff):
+    w = new_page(DESKTOP)
+    page = sign_in(w, "/agency", eco_staff["email"])
+    before = page.evaluate("() => JSON.parse(sessionStorage.getItem('complaint-desk.staff-session'))")
+    # As if the hour were over: the page must trade its refresh token for a new ID token (REFRESH_TOKEN_AUTH).
+    page.evaluate(
+        "() => { const s = JSON.parse(sessionStorage.getItem('complaint-desk.staff-session'));"
+        " s.expiresAt = Date.now() - 1000; sessionStorage.setItem('complaint-desk.staff-session', JSON.stringify(s)); }"
+    )
+    flows = []
+
+    def cognito_call(request):
+        if request.headers.get("x-amz-target", "").endswith(".InitiateAuth"):
+            flows.append(json.loads(request.post_data)["AuthFlow"])
+
+    page.on("request", cognito_call)
+    page = w.goto("/agency")
+    assert "市生态环境局" in page.wait_for_selector("#whoami").text_content()
+    assert flows == ["REFRESH_TOKEN_AUTH"]
+    after = page.evaluate("() => JSON.parse(sessionStorage.getItem('complaint-desk.staff-session'))")
+    assert after["expiresAt"] >= before["expiresAt"] and after["refreshToken"] == before["refreshToken"]
+
+
 def test_a_wrong_password_is_refused_with_a_message(new_page, eco_staff):
     w = new_page(DESKTOP)
     page = w.goto("/agency")
@@ -192,14 +227,7 @@ def test_the_triage_desk_sees_the_top_three_and_assigns_a_returned_ticket(
     number = submit(citizen, BURNING)
     (saved,) = saved_tickets(citizen.page)
     assert stack.wait_for_status(saved)["status"] == "dispatched"
-    token = staff_pool.token(eco_staff["email"], eco_staff["password"])
-    returned = stack.request(
-        "POST",
-        f"/agency/tickets/{saved['id']}/return",
-        {"reason": "不属于本单位职责"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert returned.status == 200, returned.body
+    sent_back(stack, staff_pool, eco_staff, saved)
 
     page = sign_in(new_page(DESKTOP), "/triage", triage_staff["email"])
     open_in_inbox(page, number)
@@ -282,14 +310,7 @@ def shown_ticket(browser, site, stack, staff_pool, eco_staff):
     context.close()
     assert stack.wait_for_status(to_return)["department"] == "市生态环境局"
     stack.wait_for_status(shown)
-    token = staff_pool.token(eco_staff["email"], eco_staff["password"])
-    returned = stack.request(
-        "POST",
-        f"/agency/tickets/{to_return['id']}/return",
-        {"reason": "不属于本单位职责"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert returned.status == 200, returned.body
+    sent_back(stack, staff_pool, eco_staff, to_return)
     return {"ticket_no": number, "saved": [shown]}
 
 
