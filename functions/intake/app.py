@@ -53,8 +53,9 @@ _TOO_MANY = http_api.TOO_MANY
                 415: "The body is not application/json (`unsupported_content_type`), or the photo is not a JPEG, PNG,"
                 " WebP or HEIC image, not base64, not the declared type, damaged, a bomb or an animation"
                 " (`unsupported_photo`)",
-                422: "A rule broken; the message names the field (`invalid_request`). Or the Idempotency-Key was used"
-                " with another body (`idempotency_key_reused`)",
+                422: "A rule broken; the message names the field (`invalid_request`); a `district` the city does not"
+                " have (`invalid_complaint`). Or the Idempotency-Key was used with another body"
+                " (`idempotency_key_reused`)",
                 429: _TOO_MANY,
                 503: "Storing failed and nothing was kept (`unavailable`); retry, with the same Idempotency-Key",
             }
