@@ -440,8 +440,9 @@ class DynamoBoardStore:
         self.resource = client or boto3.resource("dynamodb")
         self.table = self.resource.Table(table_name)
 
-    def entry(self, ticket_no: int) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": f"ticket#{ticket_no}", "sk": self.ENTRY}).get("Item")
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
+        key = {"pk": f"ticket#{ticket_no}", "sk": self.ENTRY}
+        item = self.table.get_item(Key=key, ConsistentRead=consistent).get("Item")
         return _entry_of(item) if item else None
 
     def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:

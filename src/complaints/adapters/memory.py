@@ -227,7 +227,7 @@ class MemoryBoardStore:
         self.items: dict[int, dict[str, Any]] = {}
         self.postings_of: dict[str, dict[str, int]] = {}  # term → {order: ticket_no}
 
-    def entry(self, ticket_no: int) -> dict[str, Any] | None:
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
         return copy.deepcopy(self.items.get(ticket_no))
 
     def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:

@@ -164,7 +164,8 @@ class Hit:
 class BoardStore(Protocol):
     """The public board's entries (one per ticket number, plain JSON values) and search postings (desk.board)."""
 
-    def entry(self, ticket_no: int) -> dict[str, Any] | None: ...
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
+        """The entry of this number; `consistent`: as last written (the projection compares against it)."""
 
     def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:
         """The entries of these numbers that exist, in any order."""

@@ -107,14 +107,16 @@ class BoardProjection:
         if ticket.status not in ON_BOARD:
             return "not_on_board"
         entry = self.entry_of(ticket)
-        stored = self.store.entry(ticket.ticket_no)
+        # As last written: an eventually consistent read a moment after the previous record's write could return the
+        # entry before it, and the postings' difference would be made against the wrong words.
+        stored = self.store.entry(ticket.ticket_no, consistent=True)
         if stored is not None and stored["version"] > entry["version"]:
             return "stale"
         self._repost(entry, stored)
         if not self.store.save(entry):
             # A newer image was saved meanwhile (only concurrent callers can do this; the stream is in order):
             # its postings are the ones to keep.
-            self._repost(self.store.entry(ticket.ticket_no) or entry, entry)
+            self._repost(self.store.entry(ticket.ticket_no, consistent=True) or entry, entry)
             return "stale"
         return "written"
 
