@@ -161,9 +161,19 @@ def test_api_routes(tpl):
         ("POST", "/agency/tickets/{id}/reply"),
         ("POST", "/agency/tickets/{id}/return"),
         ("POST", "/triage/tickets/{id}/assign"),
+        ("POST", "/triage/tickets/{id}/hide"),
+        ("POST", "/triage/tickets/{id}/unhide"),
     ]
     assert set(tpl.api_route_authorizers("AgencyFunction").values()) == {"StaffAuthorizer"}
     assert set(tpl.api_route_authorizers("AgencyFunction")) == set(staff)
+    # The public board takes no sign-in.
+    assert sorted(tpl.api_routes("BoardFunction")) == [
+        ("ANY", "/board"),  # answered 405 with Allow: GET, in the API's error shape
+        ("ANY", "/board/{ticket_no}"),
+        ("GET", "/board"),
+        ("GET", "/board/{ticket_no}"),
+    ]
+    assert tpl.api_route_authorizers("BoardFunction") == {}
 
 
 @pytest.mark.parametrize(
