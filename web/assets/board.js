@@ -22,12 +22,12 @@ function item(b) {
     b.agency ? ` · ${b.agency.name}` : "");
   if (!b.public) {
     return h("li", { class: "item withheld", "data-ticket-no": b.ticket_no },
-      h("h2", {}, link), h("span", {}, statusBadge(b.status)), meta,
+      h("div", { class: "head" }, h("h2", {}, link), statusBadge(b.status)), meta,
       h("p", { class: "question muted" }, h("span", { class: "badge withheld" }, "未公开"), " ",
         WITHHELD[b.withheld] || "内容未公开"));
   }
   return h("li", { class: "item", "data-ticket-no": b.ticket_no },
-    h("h2", {}, link), h("span", {}, statusBadge(b.status)),
+    h("div", { class: "head" }, h("h2", {}, link), statusBadge(b.status)),
     b.thumbnail_url ? h("img", { class: "thumb", src: b.thumbnail_url, alt: `问题 ${b.ticket_no} 的照片`,
       loading: "lazy", width: 72, height: 72 }) : null,
     h("p", { class: "question" }, b.question),
