@@ -463,25 +463,59 @@ def _quicker_attribute_values() -> None:
         if (
             key
             and shape.name == "AttributeValue"
-            and type(value) is dict
+            and _tagged(value, members)
             and repaired()
             and not self._value_picker.response_transformers
             and self.operation_model.service_model.service_name in ("dynamodb", "dynamodbstreams")
-            and all(tag in members for tag in value)
         ):
-            # What moto's AttributePicker finds for each member of a dict holding only type tags: the tag's
-            # value (its aliases — ListAttributeValue, list_attribute_value, l, … — are never keys of it).
-            wrapper: dict[str, Any] = {}
-            for member_key, member_shape in members.items():
-                member_shape.parent = shape
-                member_value = value.get(member_key)
-                if member_value is not None:
-                    self._serialize(wrapper, member_value, member_shape, member_key)
+            # What moto's AttributePicker finds for each member of a dict holding only type tags is the tag's value
+            # (its aliases — ListAttributeValue, list_attribute_value, l, … — are never keys of it); each member
+            # is then what moto's JSON serializer makes of a string, blob, boolean, list or map of those.
+            wrapper = _attribute_value(self, value, shape)
             self._default_serialize(serialized, wrapper, shape, key)
             return
         structure(self, serialized, value, shape, key)
 
     BaseJSONSerializer._serialize_type_structure = serialize_structure
+
+
+_STRINGS, _BLOBS = ("S", "N"), ("B",)
+
+
+def _attribute_value(self: Any, value: dict[str, Any], shape: Any) -> dict[str, Any]:
+    members = shape.members
+    out: dict[str, Any] = {}
+    for tag in members:  # in the shape's order, as moto's loop goes
+        v = value.get(tag)
+        if v is None:
+            continue
+        if tag in _STRINGS:
+            out[tag] = _string(v)
+        elif tag in _BLOBS:
+            out[tag] = self._base64(v)
+        elif tag in ("SS", "NS"):
+            out[tag] = [_string(x) for x in v]
+        elif tag == "BS":
+            out[tag] = [self._base64(x) for x in v]
+        elif tag == "M" and type(v) is dict and all(_tagged(x, members) for x in v.values()):
+            out[tag] = {k: _attribute_value(self, x, shape) for k, x in v.items()}
+        elif tag == "L" and type(v) is list and all(_tagged(x, members) for x in v):
+            out[tag] = [_attribute_value(self, x, shape) for x in v]
+        elif tag in ("NULL", "BOOL"):
+            out[tag] = v
+        else:  # anything else: moto's serializer, member by member
+            members[tag].parent = shape
+            self._serialize(out, v, members[tag], tag)
+    return out
+
+
+def _tagged(value: Any, members: Any) -> bool:
+    return type(value) is dict and all(tag in members for tag in value)
+
+
+def _string(v: Any) -> Any:
+    # moto's JSON serializer for a string shape (an Enum is never among DynamoDB's values)
+    return str(v) if v not in [None, {}, []] else v
 
 
 def install() -> None:
