@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_classify.py", "bench_photos.py", "bench_privacy.py", "bench_answer_loop.py")
+BENCHMARKS = ("bench_classify.py", "bench_photos.py", "bench_privacy.py", "bench_answer_loop.py", "bench_board.py")
 
 
 def main() -> int:
