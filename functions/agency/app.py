@@ -57,6 +57,10 @@ class AssignIn(Strict):
     note: str | None = Field(default=None, max_length=MAX_REASON_CHARS, strict=True)
 
 
+class ModerationIn(Strict):
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS, strict=True)
+
+
 def me() -> StaffMember:
     return staff_member(app.current_event.request_context.authorizer.claims, city)
 
@@ -107,6 +111,16 @@ def assign(id: Annotated[str, Path()], assignment: Annotated[AssignIn, Body()]) 
     return triage.assign(me(), id, assignment.agency, assignment.note)
 
 
+@app.post("/triage/tickets/<id>/hide")
+def hide(id: Annotated[str, Path()], moderation: Annotated[ModerationIn, Body()]) -> dict:
+    return triage.hide(me(), id, moderation.reason)
+
+
+@app.post("/triage/tickets/<id>/unhide")
+def unhide(id: Annotated[str, Path()], moderation: Annotated[ModerationIn, Body()]) -> dict:
+    return triage.unhide(me(), id, moderation.reason)
+
+
 @app.exception_handler(NotStaff)
 def _not_staff(e: NotStaff) -> Response:
     return http_api.error(HTTPStatus.FORBIDDEN, "not_staff", str(e))
@@ -115,7 +129,7 @@ def _not_staff(e: NotStaff) -> Response:
 http_api.install(
     app,
     "the request",
-    body_params=("reply", "returned", "extension", "assignment"),
+    body_params=("reply", "returned", "extension", "assignment", "moderation"),
     statuses={BadCursor: HTTPStatus.BAD_REQUEST, ExtensionRefused: HTTPStatus.CONFLICT},
 )
 

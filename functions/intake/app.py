@@ -17,8 +17,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import __version__, http_api, logs, wiring
-from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, ErrorOut, RatingIn, TicketOut
+from complaints import __version__, board_api, http_api, logs, wiring
+from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, RatingIn, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk.intake import NewComplaint, PhotoUpload
 
@@ -31,16 +31,8 @@ intake = wiring.intake()
 citizen = wiring.citizen(intake)
 MAX_REQUEST_BYTES = wiring.max_request_bytes()
 
-_JSON_ERROR = {"application/json": {"model": ErrorOut}}
-
-
-def _error_answers(descriptions: dict[int, str]) -> dict[int, dict]:
-    """OpenAPI responses in the error shape, one per status code."""
-    return {status: {"description": text, "content": _JSON_ERROR} for status, text in descriptions.items()}
-
-
-# Before any route: WAF's rate rule per client address, API Gateway's stage throttle for all callers together.
-_TOO_MANY = "Too many requests from this address (`rate_limited`), or to the whole API; retry in a while"
+_error_answers = http_api.error_answers
+_TOO_MANY = http_api.TOO_MANY
 
 
 @app.post(
@@ -61,8 +53,9 @@ _TOO_MANY = "Too many requests from this address (`rate_limited`), or to the who
                 415: "The body is not application/json (`unsupported_content_type`), or the photo is not a JPEG, PNG,"
                 " WebP or HEIC image, not base64, not the declared type, damaged, a bomb or an animation"
                 " (`unsupported_photo`)",
-                422: "A rule broken; the message names the field (`invalid_request`). Or the Idempotency-Key was used"
-                " with another body (`idempotency_key_reused`)",
+                422: "A rule broken; the message names the field (`invalid_request`); a `district` the city does not"
+                " have (`invalid_complaint`). Or the Idempotency-Key was used with another body"
+                " (`idempotency_key_reused`)",
                 429: _TOO_MANY,
                 503: "Storing failed and nothing was kept (`unavailable`); retry, with the same Idempotency-Key",
             }
@@ -93,6 +86,8 @@ def _submit(complaint: ComplaintIn) -> ComplaintCreated:
             photo_upload=PhotoUpload(**complaint.photo_upload.model_dump()) if complaint.photo_upload else None,
             location=complaint.location,
             contact=complaint.contact.model_dump(exclude_none=True) if complaint.contact else None,
+            public=complaint.public,
+            district=complaint.district,
         )
     )
     return ComplaintCreated.model_validate(receipt, from_attributes=True)
@@ -191,8 +186,13 @@ def openapi_document() -> dict:
 
     The one source of both GET /openapi.json and docs/openapi.json.
     """
-    doc = json.loads(app.get_openapi_json_schema(title="Rui'an complaint desk", version=__version__))
+    title = "Rui'an complaint desk"
+    doc = json.loads(app.get_openapi_json_schema(title=title, version=__version__))
     doc["info"]["description"] = _API_DESCRIPTION
+    # The public board is served by BoardFunction; it is public API too, so it is in this one document.
+    board = board_api.openapi_fragment(intake.city, title, __version__)
+    doc["paths"] |= board["paths"]
+    doc["components"]["schemas"] |= board["components"]["schemas"]
     for operation in (op for path in doc["paths"].values() for op in path.values()):
         # Powertools gives every route its own 422 shape; a route whose requests can fail validation declares
         # ErrorOut instead (see _invalid_request), so one still naming Powertools' shape never answers 422.
@@ -203,6 +203,11 @@ def openapi_document() -> dict:
             branches = parameter["schema"].pop("anyOf", None)
             if branches:
                 parameter["schema"].update(next(b for b in branches if b.get("type") != "null"))
+    # The districts a citizen may pick are the city file's: the document names them (another one is a 422).
+    district = doc["components"]["schemas"]["ComplaintIn"]["properties"]["district"]
+    for branch in district.get("anyOf", [district]):
+        if branch.get("type") == "string":
+            branch["enum"] = [d.name for d in intake.city.districts]
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         doc["components"]["schemas"].pop(unused, None)
     # OpenAPI links: how the answer to a POST opens its ticket, so that a client (or a stateful fuzzer) can follow.

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
@@ -137,6 +138,20 @@ class ComplaintIn(BaseModel):
     location: Location | None = None
     channel: PublicChannel = Field(default="app", description="Where the citizen wrote: the city's app or its web page")
     contact: ContactIn | None = None
+    public: bool = Field(
+        default=True,
+        strict=True,
+        description="false: the public board shows only the ticket's number, category, district and status",
+    )
+    # Checked against the city file by the desk (422 for a name it does not have): the document lists the names.
+    district: str | None = Field(
+        default=None,
+        strict=True,
+        min_length=1,
+        max_length=64,
+        description="The citizen's own pick of the city's districts (a name from GET /config.json's `districts`);"
+        " it decides the ticket's district over the one read from the location or the text (422 for another name)",
+    )
 
     @model_validator(mode="after")
     def _one_photo(self) -> ComplaintIn:
@@ -259,3 +274,73 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# ---------------------------------------------------------------- the public board (GET /board)
+class BoardAgencyOut(BaseModel):
+    id: str
+    name: str
+
+
+class BoardWithheldOut(BaseModel):
+    """A ticket whose citizen asked not to show it (`citizen`) or that the triage desk hid (`moderation`)."""
+
+    ticket_no: int
+    public: Literal[False]
+    withheld: Literal["citizen", "moderation"]
+    district: str | None
+    category: str | None
+    status: Status
+
+
+class BoardItemOut(BaseModel):
+    ticket_no: int
+    public: Literal[True]
+    question: str = Field(description="The whole question, with personal numbers masked (＊)")
+    district: str | None
+    category: str | None
+    agency: BoardAgencyOut | None = Field(description="The agency holding the ticket")
+    status: Status
+    answers: int = Field(description="How many answers the ticket has")
+    rating: int | None = Field(description="The citizen's score (1–5) of the latest answer, once given")
+    created_at: str
+    updated_at: str
+    thumbnail_url: str | None = Field(description="Time-limited link to the photo's thumbnail (≤ 320 px)")
+
+
+class BoardPageOut(BaseModel):
+    items: list[BoardItemOut | BoardWithheldOut]
+    next_cursor: str | None = Field(description="Send as `cursor` with the same filters for the next page")
+
+
+class BoardPhotoOut(BaseModel):
+    thumbnail_url: str = Field(description="Time-limited link to the thumbnail (≤ 320 px, no metadata)")
+    display_url: str = Field(description="Time-limited link to the display copy (≤ 1600 px, no metadata)")
+
+
+class BoardAnswerOut(BaseModel):
+    text: str = Field(description="The answer, with personal numbers masked")
+    at: str
+    agency: BoardAgencyOut
+
+
+class BoardShownOut(BaseModel):
+    ticket_no: int
+    public: Literal[True]
+    question: str = Field(description="The whole question, with personal numbers masked (＊)")
+    photo: BoardPhotoOut | None
+    district: str | None
+    category: str | None
+    agency: BoardAgencyOut | None
+    status: Status
+    answers: list[BoardAnswerOut] = Field(description="Oldest first")
+    rating: int | None
+    created_at: str
+    dispatched_at: str | None
+    answered_at: str | None
+    closed_at: str | None
+    updated_at: str
+
+
+class BoardTicketOut(RootModel[BoardShownOut | BoardWithheldOut]):
+    pass

@@ -14,6 +14,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupp
 
 from complaints.domain import errors
 
+# Before any route: WAF's rate rule per client address, API Gateway's stage throttle for all callers together.
+TOO_MANY = "Too many requests from this address (`rate_limited`), or to the whole API; retry in a while"
+
+
+def error_answers(descriptions: dict[int, str]) -> dict[int, dict]:
+    """OpenAPI responses in the error shape (ErrorOut), one per status code."""
+    from complaints.api import ErrorOut
+
+    return {
+        status: {"description": text, "content": {"application/json": {"model": ErrorOut}}}
+        for status, text in descriptions.items()
+    }
+
+
 # One status per error of the desk, for every function.
 STATUSES: dict[type[errors.DeskError], HTTPStatus] = {
     errors.InvalidComplaint: HTTPStatus.UNPROCESSABLE_ENTITY,

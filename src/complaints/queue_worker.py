@@ -106,6 +106,7 @@ class _OutboxChange(DynamoDBStreamChangedRecordModel):
     NewImage: dict[str, Any]  # type: ignore[assignment]
 
 
+# A stream record with its new image: an outbox message's, or a ticket's (the board projection's).
 class OutboxRecord(DynamoDBStreamRecordModel):
     dynamodb: _OutboxChange  # type: ignore[assignment]
 
@@ -124,6 +125,19 @@ def outbox_stream_handler(step: Callable[[Any], Any], logger: Logger) -> Callabl
         message = from_stored(image)
         with _about_ticket(logger, message.ticket_id):
             step(message)
+
+    return batch_handler(record_handler, OutboxRecord, logger, EventType.DynamoDBStreams)
+
+
+def ticket_stream_handler(step: Callable[[dict[str, Any]], Any], logger: Logger) -> Callable[[dict, Any], dict]:
+    """A Lambda handler for the tickets table's stream, filtered to changed ticket items (template.yaml's
+    FilterCriteria): `step(image)` runs for each new image, in stream order. A record that raises is reported
+    alone and retried from, as in `outbox_stream_handler`."""
+
+    def record_handler(record: OutboxRecord) -> None:
+        image = record.dynamodb.NewImage
+        with _about_ticket(logger, str(image.get("id", ""))):
+            step(image)
 
     return batch_handler(record_handler, OutboxRecord, logger, EventType.DynamoDBStreams)
 

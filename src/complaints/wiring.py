@@ -39,6 +39,7 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=6_000_000, gt=0)
     citizen_email_sender: str | None = None
     sms_sender_id: str | None = None
+    board_table: str | None = None
 
     @field_validator("weibo_api_base")
     @classmethod
@@ -248,3 +249,21 @@ def messenger():
         ),
         notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
     )
+
+
+def board():
+    """The public board's reads: BoardTable only, and links to the derived photos of what it shows."""
+    from complaints.adapters.aws import DynamoBoardStore, S3PhotoStore
+    from complaints.domain.desk.board import Board
+
+    s = Settings.from_env("board_table", "photos_bucket")
+    return Board(city=city(s.city_config), store=DynamoBoardStore(s.board_table), photos=S3PhotoStore(s.photos_bucket))
+
+
+def board_projection():
+    """The board's writer, from the tickets table's stream."""
+    from complaints.adapters.aws import DynamoBoardStore
+    from complaints.domain.desk.board import BoardProjection
+
+    s = Settings.from_env("board_table")
+    return BoardProjection(city=city(s.city_config), store=DynamoBoardStore(s.board_table))

@@ -23,7 +23,13 @@ from complaints.domain.desk.classify import Classification
 from complaints.domain.desk.dispatch import Dispatch
 from complaints.domain.desk.intake import Intake, NewComplaint, PhotoUpload
 from complaints.domain.desk.photo_upload import PhotoUploads
-from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
+from complaints.domain.errors import (
+    InvalidComplaint,
+    PhotoRejected,
+    PhotoTooLarge,
+    TemporarilyUnavailable,
+    TicketNotFound,
+)
 from complaints.domain.tickets import Location, Status, photo_keys
 
 
@@ -419,3 +425,24 @@ def test_a_ticket_number_failure_is_a_retryable_refusal_and_stores_nothing(city)
     with pytest.raises(TemporarilyUnavailable):
         desk.submit(NewComplaint(text="上望街道有人烧垃圾"))
     assert not desk.tickets.items and not desk.classify_queue.messages
+
+
+# ---------------------------------------------------------------- the citizen's choices for the public board
+def test_the_citizens_district_pick_is_the_tickets_district_over_the_texts(city):
+    desk = make_desk(city)
+    receipt = desk.submit(NewComplaint(text="上望街道有人烧垃圾", district="安阳街道", public=False))
+    stored = desk.tickets.get(receipt.id)
+    assert (stored.district, stored.district_source, stored.public) == ("安阳街道", "citizen", False)
+    desk.classify(receipt.id)
+    classified = desk.tickets.get(receipt.id)
+    assert (classified.district, classified.district_source) == ("安阳街道", "citizen")
+    plain = desk.submit(NewComplaint(text="上望街道有人烧垃圾"))
+    desk.classify(plain.id)
+    assert desk.tickets.get(plain.id).district == "上望街道" and desk.tickets.get(plain.id).public is True
+
+
+def test_a_district_the_city_does_not_have_is_refused_and_nothing_is_stored(city):
+    desk = make_desk(city)
+    with pytest.raises(InvalidComplaint):
+        desk.submit(NewComplaint(text="路灯坏了", district="火星街道"))
+    assert desk.tickets.items == {}

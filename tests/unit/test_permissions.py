@@ -23,6 +23,8 @@ TICKETS = ("ticket#*",)
 MESSAGES = ("message#*",)  # the outbox: messages a move owes, written in the move's transaction
 COUNTER = ("counter#ticket_no",)
 LEDGER = ("weibo#*",)  # the Weibo cursor, one item per mention, the reply outbox
+ENTRIES = ("ticket#*",)  # BoardTable: one entry per ticket number
+POSTINGS = ("term#*",)  # BoardTable: the search postings of one word
 DERIVED = "${PhotosBucket.Arn}/photos/*"  # photos/<ticket id>/display.jpg and thumbnail.jpg
 ORIGINALS = "${PhotosBucket.Arn}/originals/*"  # originals/<ticket id>, uploaded by presigned POST
 QUEUE_READS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -118,6 +120,25 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
             "deny",
         ),
     ],
+    # The public board reads BoardTable only, never the tickets table, and signs links to the derived copies only.
+    "BoardFunction": [
+        (("dynamodb:GetItem", "dynamodb:BatchGetItem"), "BoardTable", ENTRIES),
+        (("dynamodb:Query",), "BoardTable", POSTINGS),  # a search walks one word's postings
+        (("dynamodb:Query",), "${BoardTable.Arn}/index/*", None),  # the filters' indexes
+        (("s3:GetObject",), "${PhotosBucket.Arn}/photos/*/thumbnail.jpg", None),
+        (("s3:GetObject",), "${PhotosBucket.Arn}/photos/*/display.jpg", None),
+    ],
+    # The board's writer: the tickets table's stream in, BoardTable out; it reads no ticket by key.
+    "BoardProjectionFunction": [
+        (("dynamodb:GetItem", "dynamodb:PutItem"), "BoardTable", ENTRIES),
+        (("dynamodb:BatchWriteItem",), "BoardTable", POSTINGS),
+        (("sqs:SendMessage",), "BoardProjectionDeadLetterQueue", None),
+        (
+            ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"),
+            "not TicketsTable.StreamArn",
+            "deny",
+        ),
+    ],
     "DeadlinesFunction": [
         (("dynamodb:Query",), "${TicketsTable.Arn}/index/due", None),
         (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
@@ -135,6 +156,8 @@ SAM_ADDS = {
     "AgencyFunction": ["AWSLambdaBasicExecutionRole"],
     "MessengerFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
     "DeadlinesFunction": ["AWSLambdaBasicExecutionRole"],
+    "BoardFunction": ["AWSLambdaBasicExecutionRole"],
+    "BoardProjectionFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
 }
 
 
@@ -246,7 +269,7 @@ def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
         assert denied == {f"not {q}" for q in queues}, fn
 
 
-def test_only_the_messenger_opens_contact_details_and_reads_only_the_tickets_stream(tpl):
+def test_only_the_messenger_opens_contact_details_and_only_it_and_the_board_read_the_tickets_stream(tpl):
     openers = [f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", None) in _template_grants(tpl, f)]
     assert openers == ["MessengerFunction"]
     streams = [
@@ -255,7 +278,10 @@ def test_only_the_messenger_opens_contact_details_and_reads_only_the_tickets_str
         for e in res["Properties"].get("Events", {}).values()
         if e["Type"] == "DynamoDB"
     ]
-    assert streams == [("MessengerFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]})]
+    assert sorted(streams) == [
+        ("BoardProjectionFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
+        ("MessengerFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
+    ]
 
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"

@@ -30,6 +30,10 @@ NOT_EMULATED = {
     "AWS::WAFv2::LoggingConfiguration": "blocked requests are answered, not logged",
     "AWS::Logs::LogGroup": "the local stack logs to its own output",
     "AWS::ApiGateway::Account": "the local gateway is no API Gateway account",
+    "AWS::CloudFront::Distribution": "the local gateway routes pages and the API as it does (local/web.py)",
+    "AWS::CloudFront::Function": "its page table is read and followed by local/web.py",
+    "AWS::CloudFront::ResponseHeadersPolicy": "its headers are added by local/web.py",
+    "AWS::CloudFront::OriginAccessControl": "pages are read from web/ directly",
 }
 
 
@@ -157,9 +161,19 @@ def test_api_routes(tpl):
         ("POST", "/agency/tickets/{id}/reply"),
         ("POST", "/agency/tickets/{id}/return"),
         ("POST", "/triage/tickets/{id}/assign"),
+        ("POST", "/triage/tickets/{id}/hide"),
+        ("POST", "/triage/tickets/{id}/unhide"),
     ]
     assert set(tpl.api_route_authorizers("AgencyFunction").values()) == {"StaffAuthorizer"}
     assert set(tpl.api_route_authorizers("AgencyFunction")) == set(staff)
+    # The public board takes no sign-in.
+    assert sorted(tpl.api_routes("BoardFunction")) == [
+        ("ANY", "/board"),  # answered 405 with Allow: GET, in the API's error shape
+        ("ANY", "/board/{ticket_no}"),
+        ("GET", "/board"),
+        ("GET", "/board/{ticket_no}"),
+    ]
+    assert tpl.api_route_authorizers("BoardFunction") == {}
 
 
 @pytest.mark.parametrize(
@@ -394,3 +408,31 @@ def test_contact_details_are_encrypted_by_intake_and_opened_only_by_the_messenge
         ("MessengerFunction", "kms:Decrypt"),
         ("WeiboFunction", "kms:Encrypt"),
     ]
+
+
+def test_the_pages_bucket_is_private_and_read_by_the_distribution_alone(tpl):
+    bucket = tpl.resources["WebBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (allow,) = [
+        s
+        for s in tpl.resources["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert "${WebDistribution}" in allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    origins = {o["Id"]: o for o in tpl.resources["WebDistribution"]["Properties"]["DistributionConfig"]["Origins"]}
+    assert origins["web"]["OriginAccessControlId"] == {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}
+    assert origins["api"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+
+
+def test_every_behaviour_of_the_distribution_answers_over_https_with_the_security_headers(tpl):
+    config = tpl.resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
+    for b in behaviours:
+        assert b["ResponseHeadersPolicyId"] == {"Ref": "WebSecurityHeaders"}
+        assert b["ViewerProtocolPolicy"] == "redirect-to-https" and b["Compress"] is True
+    # The API is the default origin, uncached; the router picks the pages out of what reaches it.
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "api"
+    assert config["DefaultCacheBehavior"]["FunctionAssociations"][0]["EventType"] == "viewer-request"
+    headers = tpl.resources["WebSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert all(h["Override"] for h in headers.values())

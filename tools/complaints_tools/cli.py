@@ -170,6 +170,13 @@ def cmd_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from complaints_tools import web
+
+    print(json.dumps(web.publish(args.stack, ROOT)))
+    return 0
+
+
 def cmd_redrive(args: argparse.Namespace) -> int:
     from complaints_tools import redrive
 
@@ -303,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             q.add_argument("--password", required=True)
         q.set_defaults(func=cmd_staff)
+
+    p = sub.add_parser("web", help="the pages: publish web/ and config.json to a deployed stack")
+    web = p.add_subparsers(dest="web_command", required=True)
+    q = web.add_parser("publish", help="upload web/ and config.json to WebBucket and invalidate the distribution")
+    q.add_argument("--stack", required=True, help="a deployed CloudFormation stack's name")
+    q.set_defaults(func=cmd_web)
 
     p = sub.add_parser("redrive", help="move dead-lettered messages back to their queue (after fixing the cause)")
     where = p.add_mutually_exclusive_group()

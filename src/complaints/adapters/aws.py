@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
 from complaints.domain.outbox import OutboxMessage, message_key, stored_fields
+from complaints.domain.ports import Hit
 from complaints.domain.tickets import HistoryEntry, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
@@ -425,3 +426,109 @@ class DynamoOutbox:
             if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             # Taken over after our lease ran out: the taker decides; nothing to do here.
+
+
+class DynamoBoardStore:
+    """The public board in BoardTable (template.yaml): an entry per ticket (`ticket#<no>` / `entry`), its search
+    postings (`term#<word>` / `<created_at>#<ticket_no>`), and one sparse index per filter (`feed`, `by_agency`,
+    `by_district`, `by_category`, `by_status`), each keyed by the filter's value and the entry's `order`. Every read
+    is a Query of one partition, a GetItem or a BatchGetItem: nothing here scans."""
+
+    ENTRY = "entry"
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.resource = client or boto3.resource("dynamodb")
+        self.table = self.resource.Table(table_name)
+
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
+        key = {"pk": f"ticket#{ticket_no}", "sk": self.ENTRY}
+        item = self.table.get_item(Key=key, ConsistentRead=consistent).get("Item")
+        return _entry_of(item) if item else None
+
+    def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ticket_nos), 100):  # BatchGetItem takes 100 keys
+            request = {
+                self.table.name: {
+                    "Keys": [{"pk": f"ticket#{n}", "sk": self.ENTRY} for n in ticket_nos[start : start + 100]]
+                }
+            }
+            while request:
+                out = self.resource.batch_get_item(RequestItems=request)
+                found += [_entry_of(item) for item in out.get("Responses", {}).get(self.table.name, [])]
+                request = out.get("UnprocessedKeys") or None
+        return found
+
+    def save(self, entry: dict[str, Any]) -> bool:
+        item = {**_to_dynamo(entry), "pk": f"ticket#{entry['ticket_no']}", "sk": self.ENTRY}
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR #v <= :v",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":v": entry["version"]},
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def post(self, terms: list[str], order: str, ticket_no: int) -> None:
+        with self.table.batch_writer() as batch:  # 25 a request, unprocessed items resent
+            for term in terms:
+                batch.put_item(Item={"pk": f"term#{term}", "sk": order, "ticket_no": ticket_no})
+
+    def unpost(self, terms: list[str], order: str) -> None:
+        with self.table.batch_writer() as batch:
+            for term in terms:
+                batch.delete_item(Key={"pk": f"term#{term}", "sk": order})
+
+    def index_page(
+        self, index: str, value: str, filters: dict[str, str], after: str | None, limit: int
+    ) -> tuple[list[Hit], str | None]:
+        names, values = {"#k": index}, {":k": value}
+        condition = "#k = :k"
+        if after is not None:
+            condition += " AND #o < :after"
+            names["#o"], values[":after"] = "order", after
+        query: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
+        if filters:
+            # Applied after the read: `limit` counts the items read, kept or not (DynamoDB's Limit).
+            parts = []
+            for i, (name, wanted) in enumerate(sorted(filters.items())):
+                names[f"#f{i}"], values[f":f{i}"] = name, wanted
+                parts.append(f"#f{i} = :f{i}")
+            query["FilterExpression"] = " AND ".join(parts)
+        page = self.table.query(
+            **query,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        hits = [_hit(item["order"]) for item in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return hits, last["order"] if last else None
+
+    def postings(self, term: str, after: str | None, limit: int) -> tuple[list[Hit], str | None]:
+        values = {":t": f"term#{term}"}
+        condition = "pk = :t"
+        if after is not None:
+            condition += " AND sk < :after"
+            values[":after"] = after
+        page = self.table.query(
+            KeyConditionExpression=condition, ExpressionAttributeValues=values, ScanIndexForward=False, Limit=limit
+        )
+        hits = [_hit(item["sk"]) for item in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return hits, last["sk"] if last else None
+
+
+def _hit(order: str) -> Hit:
+    # The sort key ends in the ticket number (desk.board.order_of): an index item needs no other attribute.
+    return Hit(order, int(order.rsplit("#", 1)[1]))
+
+
+def _entry_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _from_dynamo(item).items() if k not in ("pk", "sk")}

@@ -8,6 +8,7 @@ from typing import Any
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
 from complaints.domain.outbox import OutboxMessage, message_key
+from complaints.domain.ports import Hit
 from complaints.domain.tickets import HistoryEntry, Ticket
 
 
@@ -217,3 +218,51 @@ class MemoryContactVault:
         if not sealed.startswith(f"sealed:{ticket_id}:"):
             raise PermissionError("sealed for another ticket")
         return dict(self.sealed[sealed])
+
+
+class MemoryBoardStore:
+    """The board's entries and postings in dicts, read as BoardTable's indexes read them (see ports.BoardStore)."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, dict[str, Any]] = {}
+        self.postings_of: dict[str, dict[str, int]] = {}  # term → {order: ticket_no}
+
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
+        return copy.deepcopy(self.items.get(ticket_no))
+
+    def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.items[n]) for n in ticket_nos if n in self.items]
+
+    def save(self, entry: dict[str, Any]) -> bool:
+        stored = self.items.get(entry["ticket_no"])
+        if stored is not None and stored["version"] > entry["version"]:
+            return False
+        self.items[entry["ticket_no"]] = copy.deepcopy(entry)
+        return True
+
+    def post(self, terms: list[str], order: str, ticket_no: int) -> None:
+        for term in terms:
+            self.postings_of.setdefault(term, {})[order] = ticket_no
+
+    def unpost(self, terms: list[str], order: str) -> None:
+        for term in terms:
+            self.postings_of.get(term, {}).pop(order, None)
+
+    def index_page(
+        self, index: str, value: str, filters: dict[str, str], after: str | None, limit: int
+    ) -> tuple[list[Hit], str | None]:
+        rows = sorted(((e["order"], e) for e in self.items.values() if e.get(index) == value), reverse=True)
+        return self._page(
+            [(o, e["ticket_no"], all(e.get(k) == v for k, v in filters.items())) for o, e in rows], after, limit
+        )
+
+    def postings(self, term: str, after: str | None, limit: int) -> tuple[list[Hit], str | None]:
+        rows = sorted(self.postings_of.get(term, {}).items(), reverse=True)
+        return self._page([(o, n, True) for o, n in rows], after, limit)
+
+    @staticmethod
+    def _page(rows: list[tuple[str, int, bool]], after: str | None, limit: int) -> tuple[list[Hit], str | None]:
+        rows = [r for r in rows if after is None or r[0] < after]
+        read = rows[:limit]
+        hits = [Hit(order, n) for order, n, keep in read if keep]
+        return hits, read[-1][0] if len(rows) > limit else None

@@ -24,6 +24,8 @@ SYSTEM, AGENCY, TRIAGE, CITIZEN = ActorKind.SYSTEM, ActorKind.AGENCY, ActorKind.
 
 # The states intake creates a ticket in: with a photo on its way straight to S3, or without.
 INITIAL = frozenset({S.RECEIVED, S.AWAITING_PHOTO})
+# The states of a ticket on the public board: from its dispatch (or its arrival in triage) on, to its close.
+ON_BOARD = frozenset({S.DISPATCHED, S.TRIAGE, S.ACCEPTED, S.ANSWERED, S.RETURNED, S.REOPENED, S.CLOSED})
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,9 @@ EVENTS: dict[str, Move] = {
         _move("extend", {S.DISPATCHED, S.ACCEPTED, S.REOPENED}, None, {AGENCY}, needs_note=True),
         _move("remind", {S.DISPATCHED, S.REOPENED}, None, {SYSTEM}),
         _move("escalate", {S.DISPATCHED, S.ACCEPTED, S.REOPENED}, None, {SYSTEM}),
+        # Moderation: the triage desk takes a ticket off the public board, or puts it back, saying why.
+        _move("hide", ON_BOARD, None, {TRIAGE}, needs_note=True),
+        _move("unhide", ON_BOARD, None, {TRIAGE}, needs_note=True),
     )
 }
 
@@ -274,6 +279,13 @@ class TicketMoves:
 
     def escalate(self, ticket_id: str, note: str, state: Status, **changes: Any) -> None:
         self._make(ticket_id, "escalate", note=note, state=state, **changes)
+
+    def hide(self, ticket_id: str, actor: Actor, reason: str, state: Status) -> None:
+        # Refused if another moderator hid it meanwhile: one hide, one history entry.
+        self._make(ticket_id, "hide", actor, reason, fields={"hidden": True}, expect={"hidden": None}, state=state)
+
+    def unhide(self, ticket_id: str, actor: Actor, reason: str, state: Status) -> None:
+        self._make(ticket_id, "unhide", actor, reason, fields={"hidden": None}, expect={"hidden": True}, state=state)
 
 
 def _claim(claim: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from complaints.domain.tickets import Actor, Ticket, TicketPhoto
@@ -85,6 +86,12 @@ class TicketRepository(Protocol):
     def escalate(self, ticket_id: str, note: str, state: Any, **changes) -> None:
         """An escalation (督办) of an unanswered ticket: an event."""
 
+    def hide(self, ticket_id: str, actor: Actor, reason: str, state: Any) -> None:
+        """Moderation: the triage desk takes the ticket off the public board (an event), if it is not hidden."""
+
+    def unhide(self, ticket_id: str, actor: Actor, reason: str, state: Any) -> None:
+        """Moderation: the triage desk puts a hidden ticket back on the public board (an event)."""
+
     # ---- the indexes
     def inbox(
         self, agency: str, status: str | None, overdue: bool, limit: int, cursor: dict[str, str] | None
@@ -144,3 +151,41 @@ class ContactVault(Protocol):
         """The contact details encrypted, bound to this ticket (another ticket's sealed value does not open)."""
 
     def open(self, ticket_id: str, sealed: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A board entry found in an index or a posting list: its sort key (`<created_at>#<ticket_no>`) and number."""
+
+    order: str
+    ticket_no: int
+
+
+class BoardStore(Protocol):
+    """The public board's entries (one per ticket number, plain JSON values) and search postings (desk.board)."""
+
+    def entry(self, ticket_no: int, consistent: bool = False) -> dict[str, Any] | None:
+        """The entry of this number; `consistent`: as last written (the projection compares against it)."""
+
+    def entries(self, ticket_nos: list[int]) -> list[dict[str, Any]]:
+        """The entries of these numbers that exist, in any order."""
+
+    def save(self, entry: dict[str, Any]) -> bool:
+        """Store the entry unless the stored one has a higher `version` (then False, nothing changed)."""
+
+    def post(self, terms: list[str], order: str, ticket_no: int) -> None:
+        """Add the entry (`order`, `ticket_no`) to the posting list of each of `terms`."""
+
+    def unpost(self, terms: list[str], order: str) -> None:
+        """Remove the entry from the posting list of each of `terms`."""
+
+    def index_page(
+        self, index: str, value: str, filters: dict[str, str], after: str | None, limit: int
+    ) -> tuple[list[Hit], str | None]:
+        """Read up to `limit` entries of `index` whose partition attribute is `value`, newest first, older than
+        `after` (a sort key; None: from the newest); return those whose attributes hold `filters`' values, and the
+        sort key of the last one read if the index may hold more (None: it was read to its end)."""
+
+    def postings(self, term: str, after: str | None, limit: int) -> tuple[list[Hit], str | None]:
+        """Up to `limit` postings of `term`, newest first, older than `after`; and the last one's sort key if there
+        may be more (None: the list was read to its end)."""

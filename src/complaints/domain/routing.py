@@ -183,4 +183,4 @@ def email_text(
     return "\n".join(lines)
 
 
-_SOURCE = {"location": "定位", "text": "文字"}
+_SOURCE = {"location": "定位", "text": "文字", "citizen": "市民选择"}

@@ -129,6 +129,9 @@ _PUBLIC_STEP = {"status", "at", "note"}
 # The moves whose notes are the desk's own business: why an agency sent a ticket back, why it asked for more time,
 # the scheduler's reminders. The citizen sees that the step happened, not the note.
 _PRIVATE_NOTES = {"return", "extend", "remind", "escalate", "reassign"}
+# Moderation: the citizen sees that their complaint left the public board (or came back), in the desk's words, not
+# the moderator's reason: that is the desk's deliberation, and it may quote what made the text unfit to show.
+_PUBLIC_NOTES = {"hide": "已从公开栏隐藏", "unhide": "已恢复在公开栏显示"}
 
 
 class Answer(BaseModel):
@@ -197,9 +200,14 @@ class Ticket(BaseModel):
     category: str | None = None
     department: str | None = None
     district: str | None = None
-    district_source: Literal["location", "text"] | None = None
+    # `citizen`: the citizen picked the district (POST /complaints `district`); the gazetteer's guess gives way to it.
+    district_source: Literal["location", "text", "citizen"] | None = None
     confidence: float | None = None
     top3: list[tuple[str, float]] | None = None
+    # False: the citizen asked at submission that the board show only the number, category, district and status.
+    public: bool = True
+    # True while the triage desk keeps the ticket off the public board (moderation; the reason is in the history).
+    hidden: bool | None = None
     # The classifier found too little in its language to go on: no category, and the ticket goes to triage.
     no_evidence: bool | None = None
     triage_reason: TriageReason | None = None
@@ -277,4 +285,6 @@ def _public_step(entry: HistoryEntry) -> dict:
     step = entry.model_dump(include=_PUBLIC_STEP, exclude_none=True, mode="json")
     if entry.move in _PRIVATE_NOTES:
         step.pop("note", None)
+    if entry.move in _PUBLIC_NOTES:
+        step["note"] = _PUBLIC_NOTES[entry.move]
     return step

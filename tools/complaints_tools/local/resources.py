@@ -147,7 +147,13 @@ def _bucket(tpl: Template, logical: str, props: dict[str, Any]) -> None:
         s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration=_notifications(tpl, props["NotificationConfiguration"])
         )
-    tpl.physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+    # The host names AWS gives the bucket (the security headers name them; the local edge maps them to moto's).
+    tpl.physical[logical] = {
+        "Ref": name,
+        "Arn": f"arn:aws:s3:::{name}",
+        "DomainName": f"{name}.s3.amazonaws.com",
+        "RegionalDomainName": f"{name}.s3.{tpl.region}.amazonaws.com",
+    }
 
 
 def _notifications(tpl: Template, cfn: dict[str, Any]) -> dict[str, Any]:

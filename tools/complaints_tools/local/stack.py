@@ -52,6 +52,8 @@ from complaints_tools.local.runtime import (
 )
 from complaints_tools.local.template import ACCOUNT, Template
 from complaints_tools.local.waf import RateLimiter, rate_rules
+from complaints_tools.local.web import WebEdge
+from complaints_tools.web import site_config
 
 log = logging.getLogger("complaints.local")
 
@@ -91,6 +93,8 @@ class LocalStack:
         self.faults = FaultInjector(Faults.parse(os.environ.get("LOCAL_FAULTS")))
         self._moto = None
         self._http: ThreadingHTTPServer | None = None
+        self.web: WebEdge | None = None
+        self.city = None
 
     @property
     def url(self) -> str:
@@ -125,6 +129,7 @@ class LocalStack:
             self.saver = state.Saver(tpl, self.state_dir)
             self.saver.start()
         self._subscribe_agencies()
+        self._open_web()
         self._connect_weibo()
         self._start_functions()
         self._serve()
@@ -142,7 +147,7 @@ class LocalStack:
         if not cities or "DispatchTopic" not in tpl.physical:  # a template of another shape (a test's)
             return
         city_file = cities[0]
-        city = load_city(city_file)
+        city = self.city = load_city(city_file)
         sync(city, tpl.physical["DispatchTopic"]["Ref"], tpl.physical["TriageTopic"]["Ref"])
         if "StaffUserPool" in tpl.physical:  # one group per agency, as `complaints subscribe-agencies` makes them
             from complaints_tools.staff import StaffPool
@@ -151,6 +156,20 @@ class LocalStack:
             StaffPool(
                 tpl.physical["StaffUserPool"]["Ref"], tpl.physical["StaffUserPoolClient"]["Ref"], idp
             ).sync_groups(city)
+
+    def _open_web(self) -> None:
+        """CloudFront's part, if the template has a distribution: pages from web/, /config.json, the headers."""
+        tpl = self.template
+        if not tpl.of_type("AWS::CloudFront::Function") or self.city is None:
+            return
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        config = site_config(
+            self.city,
+            cognito_endpoint=endpoint.rstrip("/") + "/",
+            region=REGION,
+            client_id=tpl.physical["StaffUserPoolClient"]["Ref"],
+        )
+        self.web = WebEdge(tpl, self.root / "web", endpoint, lambda: config)
 
     def _cognito_authorizers(self) -> dict[str, CognitoAuthorizer]:
         """The API's Cognito authorizers, checking tokens against the moto pools the template's pools became."""
@@ -300,6 +319,11 @@ class LocalStack:
         path = req.path.split("?", 1)[0]
         if path.startswith("/_local/"):
             return self._local_route(req, method, path)
+        if self.web is not None:  # CloudFront answers pages and files before the API's WAF and gateway
+            page = self.web.answer(method, path, dict(req.headers.items()))
+            if page is not None:
+                _drain(req, int(req.headers.get("Content-Length") or 0))
+                return self._send(req, page.status, page.headers, page.body)
         length = int(req.headers.get("Content-Length") or 0)
         # WAF answers before API Gateway: every limiter counts the request, the first over its limit answers.
         blocked = [limiter.rule for limiter in self.limiters if limiter.blocks(req.client_address[0])]
@@ -448,9 +472,11 @@ class LocalStack:
             json.dumps(data, ensure_ascii=False).encode("utf-8"),
         )
 
-    @staticmethod
-    def _send(req: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _send(self, req: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
         req.send_response(status)
+        # The distribution's response headers policy, on every answer (Override: the policy's values win).
+        if self.web is not None and not req.path.startswith("/_local/"):
+            headers = {**headers, **self.web.headers}
         for k, v in headers.items():
             if k.lower() != "content-length":
                 req.send_header(k, v)
@@ -544,7 +570,10 @@ def serve_forever(
 
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the stack as Ctrl-C does: state saved
     stack = LocalStack(root, port=port, retry_after=retry_after, parameters=parameters, state_dir=state_dir).start()
-    print(f"Complaint desk running at {stack.url}  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    print(f"Complaint desk running at {stack.url}/  (outbox: {stack.url}/_local/outbox, Ctrl-C stops)", flush=True)
+    if stack.web is not None:
+        u = stack.url
+        print(f"  pages: {u}/ (complain)  {u}/board (public board)  {u}/agency (staff)  {u}/triage", flush=True)
     if stack.fake_weibo:
         fake = stack.fake_weibo
         print(

@@ -251,7 +251,11 @@ class AgencyWork:
             "ratings": [r.model_dump(mode="json", exclude_none=True) for r in t.ratings],
             "reopen_count": t.reopen_count,
             "triage_reason": t.triage_reason,
-            "can": moves_from(t.status, actor.kind),
+            # The public board: whether the citizen let it show the text, and whether the triage desk hid it.
+            "public": t.public,
+            "hidden": bool(t.hidden),
+            # Of hide and unhide, the one that applies now.
+            "can": [m for m in moves_from(t.status, actor.kind) if m != ("hide" if t.hidden else "unhide")],
         }
 
 

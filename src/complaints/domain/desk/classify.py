@@ -34,12 +34,10 @@ class Classification:
             prediction = self.classifier.predict(ticket.text)
             loc = ticket.location
             match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
-            fields = {
-                **_category_fields(self.city, prediction),
-                "no_evidence": prediction.no_evidence,
-                "district": match.district.name if match.district else None,
-                "district_source": match.source,
-            }
+            fields = {**_category_fields(self.city, prediction), "no_evidence": prediction.no_evidence}
+            if ticket.district_source != "citizen":
+                # The citizen's own pick of a district stands: they know where they are better than the gazetteer.
+                fields |= {"district": match.district.name if match.district else None, "district_source": match.source}
             if prediction.no_evidence:
                 # The model's guess is kept out of the ticket, where it would read as a suggestion; the log has it.
                 log.info(

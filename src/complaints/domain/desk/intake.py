@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from complaints.city import City
 from complaints.domain.desk.photo_upload import derived_images, photo_fields, undo
-from complaints.domain.errors import PhotoRejected, PhotoTooLarge, TemporarilyUnavailable, TicketNotFound
+from complaints.domain.errors import (
+    InvalidComplaint,
+    PhotoRejected,
+    PhotoTooLarge,
+    TemporarilyUnavailable,
+    TicketNotFound,
+)
 from complaints.domain.photos import (
     KIND_BY_CONTENT_TYPE,
     MAX_UPLOAD_BYTES,
@@ -60,6 +66,11 @@ class NewComplaint:
     photo_upload: PhotoUpload | None = None
     location: Location | None = None
     contact: dict[str, str] | None = None
+    # False: the public board shows only the number, category, district and status (the citizen's choice).
+    public: bool = True
+    # A district name of the city file, picked by the citizen: it is the ticket's district, whatever the location or
+    # the text would suggest.
+    district: str | None = None
     # Set by a channel that keeps its own record of the id (Weibo: chosen at random and kept in the mention's claim),
     # so that after a crash it finds the ticket it already created instead of making a second one. None: a fresh
     # random id.
@@ -103,6 +114,8 @@ class Intake:
         upload = complaint.photo_upload
         if upload is not None:
             _check_upload(upload)
+        if complaint.district is not None and self.city.district_by_name(complaint.district) is None:
+            raise InvalidComplaint("district must be the name of one of the city's districts")
         if complaint.ticket_id is not None and not _TICKET_ID.match(complaint.ticket_id):
             raise ValueError("ticket_id must be 32 lowercase hex digits")
         ticket_id = complaint.ticket_id or new_ticket_id()
@@ -124,6 +137,9 @@ class Intake:
             receipt_hash=hash_receipt(receipt),
             history=[HistoryEntry(status=status, at=now)],
             location=complaint.location.model_copy(update={"source": "app"}) if complaint.location else None,
+            public=complaint.public,
+            district=complaint.district,
+            district_source="citizen" if complaint.district else None,
         )
         form = None
         if photo is not None:
