@@ -801,13 +801,18 @@ def main() -> int:
     parser.add_argument("--log", type=Path, default=Path(f"/tmp/bench-answer-loop-{os.getpid()}.log"))
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    out, errors = _quiet(args.log)
-    out.write(f"stack log: {args.log}\n")
+    return reported(args.log, lambda out: run(size, out, inbox_only=args.inbox))
+
+
+def reported(log: Path, work: Any) -> int:
+    """`work(out)` with the stack's logs to `log`, its lines and then its figures as JSON on stdout; 1 if it failed."""
+    out, errors = _quiet(log)
+    out.write(f"stack log: {log}\n")
     try:
-        figures = run(size, out, inbox_only=args.inbox)
+        figures = work(out)
     except Exception:
         traceback.print_exc(file=errors)
-        errors.write(f"(the stack's log: {args.log})\n")
+        errors.write(f"(the stack's log: {log})\n")
         return 1
     out.write(json.dumps(figures, ensure_ascii=False) + "\n")
     return 0
