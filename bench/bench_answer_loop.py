@@ -16,7 +16,7 @@ answers sent while SES and SNS fail.
    are signed for and answered by four clients at once; once every message's deliveries are recorded, each
    ticket's citizen messages in the outbox are counted: none is lost, none is doubled.
 
-    .venv/bin/python bench/bench_answer_loop.py [--quick]
+    .venv/bin/python bench/bench_answer_loop.py [--quick] [--inbox]
 
 The stack (and its logs: /tmp/bench-answer-loop-<pid>.log) lives as long as the run. Human-readable lines first;
 the last line is one JSON object with the figures.
@@ -761,7 +761,7 @@ def _quiet(log: Path) -> tuple[Any, Any]:
     return report, errors
 
 
-def run(size: Size, out: Any) -> dict[str, Any]:
+def run(size: Size, out: Any, inbox_only: bool = False) -> dict[str, Any]:
 
     calls = DynamoCalls()
     figures: dict[str, Any] = {"answer_loop_size": size.__dict__}
@@ -773,6 +773,9 @@ def run(size: Size, out: Any) -> dict[str, Any]:
         figures |= seed_inbox(stack, aws, seeder, size, out)
         token = staff_token(stack.url, "eco", "bench@ruian.example")
         figures |= report_inbox(time_inbox(http, token, calls, size.rounds), direct_queries(aws, 10), out)
+        if inbox_only:
+            figures["answer_loop_total_s"] = round(time.perf_counter() - t0, 1)
+            return figures
 
         phones = fresh_tickets(seeder, aws, size.sms, lambda i: {"phone": f"137{i:08d}"})
         aws.put(phones)
@@ -794,16 +797,22 @@ def run(size: Size, out: Any) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 tickets, 20 SMS, 100 under faults")
+    parser.add_argument("--inbox", action="store_true", help="the inbox part alone (seeding and pages, ~3 minutes)")
     parser.add_argument("--log", type=Path, default=Path(f"/tmp/bench-answer-loop-{os.getpid()}.log"))
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    out, errors = _quiet(args.log)
-    out.write(f"stack log: {args.log}\n")
+    return reported(args.log, lambda out: run(size, out, inbox_only=args.inbox))
+
+
+def reported(log: Path, work: Any) -> int:
+    """`work(out)` with the stack's logs to `log`, its lines and then its figures as JSON on stdout; 1 if it failed."""
+    out, errors = _quiet(log)
+    out.write(f"stack log: {log}\n")
     try:
-        figures = run(size, out)
+        figures = work(out)
     except Exception:
         traceback.print_exc(file=errors)
-        errors.write(f"(the stack's log: {args.log})\n")
+        errors.write(f"(the stack's log: {log})\n")
         return 1
     out.write(json.dumps(figures, ensure_ascii=False) + "\n")
     return 0

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_classify.py", "bench_photos.py", "bench_privacy.py", "bench_answer_loop.py", "bench_web.py")
+BENCHMARKS = (
+    "bench_classify.py",
+    "bench_photos.py",
+    "bench_privacy.py",
+    "bench_answer_loop.py",
+    "bench_board.py",
+    "bench_web.py",
+)
 
 
 def main() -> int:

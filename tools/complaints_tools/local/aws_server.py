@@ -12,8 +12,10 @@ for every message on every count is `time.time()` instead of two datetime conver
 served one at a time, so that they are atomic as DynamoDB's are (see `application`), and DynamoDB Streams requests
 with them, so that a stream is never read in the middle of a write. moto's streams are made to keep three more of
 DynamoDB's promises (see `_faithful_streams`); a TransactWriteItems backs up only the items it names, not every
-item of the table (see `_transactions_back_up_what_they_name`); and the SES identities it knows are reported
-verified, as the local stack verifies every identity of the template (see resources.py).
+item of the table (see `_transactions_back_up_what_they_name`); the SES identities it knows are reported
+verified, as the local stack verifies every identity of the template (see resources.py); and a DynamoDB Query reads
+its page, not the whole table, and answers are serialised without probing every AttributeValue (moto_query.py:
+the same answers, at a page's cost).
 
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
 SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
@@ -41,7 +43,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from complaints_tools.local import outbox
+from complaints_tools.local import moto_query, outbox
 
 # SQS long polls hold a thread each (one per queue poller, WaitTimeSeconds 1), besides every concurrent call.
 THREADS = 48
@@ -227,8 +229,9 @@ def _transactions_back_up_what_they_name() -> None:
         named = (getattr(_transaction, "named", None) or {}).get(self.name)
         copied = self.__class__.__new__(self.__class__)
         memo[id(self)] = copied
-        if named is None:  # not a transaction's backup: all of it, as copy.deepcopy would
-            copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        if named is None:  # not a transaction's backup: all of it, as copy.deepcopy would (its key orders aside)
+            state = {k: v for k, v in self.__dict__.items() if k != moto_query.ATTR}
+            copied.__dict__.update(copy.deepcopy(state, memo))
             return copied
         copied.__dict__.update(self.__dict__)
         copied.items = copy.copy(self.items)  # the same items, but in a dict of the backup's own
@@ -269,6 +272,7 @@ def application(region: str) -> Any:
     _faithful_streams()
     _transactions_back_up_what_they_name()
     _verified_identities()
+    moto_query.install()
     aws = _dispatcher()
     dynamodb = threading.Lock()
 
