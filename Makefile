@@ -23,7 +23,8 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@echo "make run     - start the whole pipeline at http://127.0.0.1:$(PORT) (installs and trains what is missing)"
-	@echo "make test    - run the whole test suite"
+	@echo "make test    - run the whole test suite (the pages in headless Chromium too: see make browser)"
+	@echo "make browser - install what the browser tests need (chromium and a Chinese font as root, axe-core)"
 	@echo "make reset   - forget the local stack's tickets and photos (kept in .local-state/ across restarts)"
 	@echo "make demo    - send sample complaints to the local stack and show where they went"
 	@echo "make lint    - ruff, cfn-lint, sam validate --lint, checkov, sam build"
