@@ -92,14 +92,14 @@ class WebEdge:
             if method not in ("GET", "HEAD"):
                 return self._refused()
             body = json.dumps(self._config(), ensure_ascii=False).encode("utf-8")
-            return self._file(method, body, "application/json", lower)
+            return self._file(body, "application/json", lower)
         if path.startswith("/assets/"):
             if method not in ("GET", "HEAD"):  # the /assets/* behaviour allows GET and HEAD only
                 return self._refused()
             found = self._asset(path)
             if found is None:
                 return Answer(403, {"Content-Type": "application/xml"}, _MISSING)
-            return self._file(method, _read(found, found.stat().st_mtime_ns), content_type(found), lower)
+            return self._file(_read(found, found.stat().st_mtime_ns), content_type(found), lower)
         navigation = method in ("GET", "HEAD") and "text/html" in lower.get("accept", "")
         page = self.pages.get(path) or ("/ticket.html" if self.ticket_page.match(path) else None)
         if not (navigation and page):
@@ -107,7 +107,7 @@ class WebEdge:
         found = self.web_dir / page.lstrip("/")
         if not found.is_file():
             return Answer(403, {"Content-Type": "application/xml"}, _MISSING)
-        return self._file(method, _read(found, found.stat().st_mtime_ns), content_type(found), lower)
+        return self._file(_read(found, found.stat().st_mtime_ns), content_type(found), lower)
 
     def _asset(self, path: str) -> Path | None:
         candidate = (self.web_dir / path.lstrip("/")).resolve()
@@ -121,7 +121,7 @@ class WebEdge:
         return Answer(403, {"Content-Type": "text/plain"}, b"This distribution is not configured to allow the method")
 
     @staticmethod
-    def _file(_method: str, body: bytes, ctype: str, headers: dict[str, str]) -> Answer:
+    def _file(body: bytes, ctype: str, headers: dict[str, str]) -> Answer:
         etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
         out = {"Content-Type": ctype, "Cache-Control": CACHE_CONTROL, "ETag": etag, "Vary": "Accept-Encoding"}
         if headers.get("if-none-match") == etag:
