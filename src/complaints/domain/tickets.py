@@ -171,6 +171,7 @@ class RoutingLabel(BaseModel):
     kind: Literal["assigned", "returned"]
     agency: str
     category: str | None = None
+    service: str | None = None  # the model's service when the label was given
     at: str
 
 
@@ -198,6 +199,8 @@ class Ticket(BaseModel):
     location: Location | None = None
     photo: TicketPhoto | None = None
     category: str | None = None
+    # The kind of problem: a service code of the city file's catalogue ([[services]]), when the model named one.
+    service: str | None = None
     department: str | None = None
     district: str | None = None
     # `citizen`: the citizen picked the district (POST /complaints `district`); the gazetteer's guess gives way to it.
