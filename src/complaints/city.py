@@ -1,4 +1,4 @@
-"""The city configuration (`city/<code>.toml`): districts, agencies, categories — data, not code.
+"""The city configuration (`city/<code>.toml`): districts, agencies, categories, services — data, not code.
 
 See city/SCHEMA.md for the file format. Everything city-specific that the code needs is read from here.
 """
@@ -23,6 +23,8 @@ MAX_DISTRICT_DISTANCE_KM = 40.0
 # The `audience` attribute of a dispatched notice: the assigned agency's (text as written) or the copy for
 # co-recipients such as the district's town (personal numbers masked). Subscriptions filter on it.
 AGENCY, COPY = "agency", "copy"
+# The `audience` of the masked copy for a service's co-recipients (协办单位), addressed by their agency id.
+CO = "co"
 
 
 class CityConfigError(ValueError):
@@ -50,6 +52,30 @@ class Category:
     agency: str
     keywords: tuple[str, ...] = ()
     limits: ServiceLimits = ServiceLimits()  # `[deadlines]`, with this category's own values over them
+
+
+@dataclass(frozen=True)
+class Service:
+    """A kind of problem of the city's catalogue (派单目录): who handles it, and how long they have."""
+
+    code: str
+    name: str
+    category: str
+    agency: str  # the department in charge citywide
+    local: bool = False  # 属地: the town government of the ticket's district handles it
+    co_agencies: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    description: str = ""
+    limits: ServiceLimits = ServiceLimits()  # the category's, with this service's own values over them
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """Who handles a ticket: the main handler (承办单位), which may be missing for a local matter with no district,
+    and the co-recipients (协办单位) who get a masked copy."""
+
+    main: Agency | None
+    co: tuple[Agency, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,13 +111,16 @@ class City:
     categories: tuple[Category, ...]
     agencies: tuple[Agency, ...]
     districts: tuple[District, ...]
+    services: tuple[Service, ...] = ()
     weibo_account: str | None = None  # the board's Weibo screen name, as citizens @-mention it
     calendar: WorkingCalendar = WorkingCalendar()
     _default_limits: ServiceLimits = ServiceLimits()
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
+    _service_by_code: dict[str, Service] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_agency_by_id", {a.id: a for a in self.agencies})
+        object.__setattr__(self, "_service_by_code", {s.code: s for s in self.services})
         self._check()
 
     # ----------------------------------------------------------------- lookups
@@ -111,15 +140,38 @@ class City:
     def category(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
 
-    def limits_for(self, category: str | None) -> ServiceLimits:
-        """How long agencies have for a ticket of this category (the `[deadlines]` defaults for none)."""
+    def service(self, code: str | None) -> Service | None:
+        return self._service_by_code.get(code) if code else None
+
+    def limits_for(self, category: str | None, service: str | None = None) -> ServiceLimits:
+        """How long agencies have for a ticket of this service, else of this category (else the `[deadlines]`)."""
+        found_service = self.service(service)
+        if found_service is not None:
+            return found_service.limits
         found = self.category(category) if category else None
         return found.limits if found else self._default_limits
 
     def department_for(self, category: str) -> Agency | None:
-        """The agency that answers complaints of this category."""
+        """The agency that answers complaints of this category when no service is known."""
         found = self.category(category)
         return self.agency(found.agency) if found else None
+
+    def handlers(self, service: str | None, category: str | None, district: str | None) -> Handlers:
+        """Who handles a ticket of this service (or, with none, of this category) in this district.
+
+        A local service (属地) goes to the district's town government; with no district there is no one to give it
+        to automatically (a person finds where it is). Co-recipients never include the main handler.
+        """
+        found = self.service(service)
+        if found is None:
+            department = self.department_for(category) if category else None
+            return Handlers(department)
+        main: Agency | None = self.agency(found.agency)
+        if found.local:
+            where = self.district_by_name(district) if district else None
+            main = self.agency(where.agency) if where else None
+        co = tuple(self.agency(a) for a in found.co_agencies if main is None or a != main.id)
+        return Handlers(main, co)
 
     def district_by_name(self, name: str) -> District | None:
         return next((d for d in self.districts if d.name == name), None)
@@ -139,22 +191,26 @@ class City:
             terms += [d.name, d.short, *d.aliases, *d.communities]
         for c in self.categories:
             terms += c.keywords
+        for sv in self.services:
+            terms += [sv.name, *sv.keywords]
         return terms
 
     def filter_policy(self, agency: Agency, endpoint: NotifyEndpoint) -> dict[str, list[str]] | None:
         """The SNS filter policy of one notification endpoint of an agency (see city/SCHEMA.md).
 
-        Triage dispatchers see every ticket sent to triage: no filter. A town gets the masked copy of every ticket
-        in its districts (`audience` `copy`); a department gets the notice addressed to it (`audience` `agency`),
-        the only one with the text as written.
+        Triage dispatchers see every ticket sent to triage: no filter. Every other agency gets the notices addressed
+        to it by its id (`agency`): as the main handler (`audience` `agency`, the only one with the text as written)
+        or as a co-recipient (`co`, masked). A town also gets the masked copy of every ticket in its districts
+        (`audience` `copy`) that it does not handle itself.
         """
         if agency.kind == "triage":
             return None
-        if agency.kind == "town":
-            return {"district": [d.name for d in self.districts if d.agency == agency.id], "audience": [COPY]}
-        policy = {"department": [agency.name], "audience": [AGENCY]}
+        policy: dict[str, Any] = {"agency": [agency.id], "audience": [AGENCY, CO]}
         if endpoint.districts:
             policy["district"] = list(endpoint.districts)
+        if agency.kind == "town":
+            copies = {"district": [d.name for d in self.districts if d.agency == agency.id], "audience": [COPY]}
+            return {"$or": [policy, copies]}
         return policy
 
     # --------------------------------------------------------------- district
@@ -220,6 +276,7 @@ class City:
         for d in self.districts:
             if d.agency not in self._agency_by_id:
                 raise CityConfigError(f"district {d.name}: unknown agency {d.agency!r}")
+        self._check_services()
         for a in self.agencies:
             if a.kind not in ("department", "town", "triage"):
                 raise CityConfigError(f"agency {a.id}: kind must be department, town or triage, not {a.kind!r}")
@@ -229,6 +286,39 @@ class City:
                 unknown = set(n.districts) - set(names)
                 if unknown:
                     raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
+
+
+    def _check_services(self) -> None:
+        if not self.services:
+            return  # a city without a catalogue routes by category alone
+        codes = [s.code for s in self.services]
+        names = [s.name for s in self.services]
+        for what, values in (("code", codes), ("name", names)):
+            dup = sorted({v for v in values if values.count(v) > 1})
+            if dup:
+                raise CityConfigError(f"service {what}s must be unique: {dup}")
+        categories = {c.name for c in self.categories}
+        for sv in self.services:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", sv.code):
+                raise CityConfigError(f"service {sv.code!r}: a code is lower-case ascii letters, digits and -")
+            if sv.category not in categories:
+                raise CityConfigError(f"service {sv.code} ({sv.name}): unknown category {sv.category!r}")
+            for agency_id in (sv.agency, *sv.co_agencies):
+                found = self._agency_by_id.get(agency_id)
+                if found is None:
+                    raise CityConfigError(f"service {sv.code} ({sv.name}): unknown agency {agency_id!r}")
+                if found.kind == "triage":
+                    raise CityConfigError(f"service {sv.code} ({sv.name}): {agency_id} is the triage desk")
+            if self._agency_by_id[sv.agency].kind != "department":
+                raise CityConfigError(
+                    f"service {sv.code} ({sv.name}): agency must be a department (use local = true for the town)"
+                )
+            if sv.agency in sv.co_agencies:
+                raise CityConfigError(f"service {sv.code} ({sv.name}): {sv.agency} is both agency and co-agency")
+        owners = {s.agency for s in self.services if not s.local}
+        idle = [a.id for a in self.agencies if a.kind == "department" and a.id not in owners]
+        if idle:
+            raise CityConfigError(f"departments that handle no service (give each at least one): {idle}")
 
 
 def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -245,6 +335,7 @@ def load_city(path: str | Path) -> City:
     try:
         c = raw["city"]
         limits = _limits(raw.get("deadlines", {}), ServiceLimits(), "[deadlines]")
+        categories = {x["name"]: _limits(x, limits, f"category {x['name']}") for x in raw["categories"]}
         return City(
             code=c["code"],
             name=c["name"],
@@ -262,6 +353,7 @@ def load_city(path: str | Path) -> City:
                 )
                 for x in raw["categories"]
             ),
+            services=tuple(_service(x, categories, limits) for x in raw.get("services", ())),
             agencies=tuple(
                 Agency(
                     id=x["id"],
@@ -299,6 +391,27 @@ def load_city(path: str | Path) -> City:
 
 
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(ServiceLimits)}
+_SERVICE_KEYS = {"code", "name", "category", "agency", "local", "co_agencies", "keywords", "description", *_LIMIT_KEYS}
+
+
+def _service(x: dict[str, Any], categories: dict[str, ServiceLimits], defaults: ServiceLimits) -> Service:
+    where = f"service {x.get('code', '?')}"
+    unknown = set(x) - _SERVICE_KEYS
+    if unknown:
+        raise CityConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    if not isinstance(x.get("local", False), bool):
+        raise CityConfigError(f"{where}: local must be true or false")
+    return Service(
+        code=x["code"],
+        name=x["name"],
+        category=x["category"],
+        agency=x["agency"],
+        local=x.get("local", False),
+        co_agencies=tuple(x.get("co_agencies", ())),
+        keywords=tuple(x.get("keywords", ())),
+        description=x.get("description", ""),
+        limits=_limits(x, categories.get(x["category"], defaults), where),
+    )
 
 
 def _limits(table: dict[str, Any], defaults: ServiceLimits, where: str) -> ServiceLimits:
