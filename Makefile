@@ -14,7 +14,7 @@ SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 PORT ?= 3000
-MODEL := models/ruian-default/weights.f64
+MODEL := models/ruian-default/weights.bin
 # The date written into the bundled model's card, so that `make model` reproduces it byte for byte.
 MODEL_DATE := 2026-11-28
 export SAM_CLI_TELEMETRY := 0

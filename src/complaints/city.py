@@ -79,6 +79,23 @@ class Handlers:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What one of a model's labels says about a ticket: a service code (and so its category), a category alone,
+    or an agency id alone, depending on what the model was trained on."""
+
+    service: Service | None
+    category: str | None
+    agency: Agency | None  # the department in charge, when the label names one
+
+    @property
+    def title(self) -> str:
+        """How a person reads the label: the service's name, else the category, else the agency's name."""
+        if self.service is not None:
+            return self.service.name
+        return self.category or (self.agency.name if self.agency else "")
+
+
+@dataclass(frozen=True)
 class District:
     id: str
     name: str
@@ -156,6 +173,19 @@ class City:
         found = self.category(category)
         return self.agency(found.agency) if found else None
 
+    def read(self, label: str) -> Reading:
+        """A model's label in the city's terms: a service code, a category name or an agency id (in that order)."""
+        found = self.service(label)
+        if found is not None:
+            return Reading(found, found.category, self.agency(found.agency))
+        category = self.category(label)
+        if category is not None:
+            return Reading(None, category.name, self.agency(category.agency))
+        agency = self._agency_by_id.get(label)
+        if agency is not None and agency.kind != "triage":
+            return Reading(None, None, agency)
+        return Reading(None, None, None)
+
     def handlers(self, service: str | None, category: str | None, district: str | None) -> Handlers:
         """Who handles a ticket of this service (or, with none, of this category) in this district.
 
@@ -172,6 +202,9 @@ class City:
             main = self.agency(where.agency) if where else None
         co = tuple(self.agency(a) for a in found.co_agencies if main is None or a != main.id)
         return Handlers(main, co)
+
+    def agency_by_name(self, name: str) -> Agency | None:
+        return next((a for a in self.agencies if a.name == name), None)
 
     def district_by_name(self, name: str) -> District | None:
         return next((d for d in self.districts if d.name == name), None)

@@ -33,8 +33,13 @@ def test_every_endpoint_is_subscribed_once_with_its_filter(city, aws_credentials
         endpoints = sum(len(a.notify) for a in city.agencies)
         assert first["created"] == endpoints and again["created"] == 0 and again["unchanged"] == endpoints
         subs = subscriptions(sns, dispatch)
-        assert subs[("email", "hbj@ruian.example")] == {"department": ["市生态环境局"], "audience": ["agency"]}
-        assert subs[("email", "shangwang@ruian.example")] == {"district": ["上望街道"], "audience": ["copy"]}
+        assert subs[("email", "hbj@ruian.example")] == {"agency": ["eco"], "audience": ["agency", "co"]}
+        assert subs[("email", "shangwang@ruian.example")] == {
+            "$or": [
+                {"agency": ["town-shangwang"], "audience": ["agency", "co"]},
+                {"district": ["上望街道"], "audience": ["copy"]},
+            ]
+        }
         assert list(subscriptions(sns, triage)) == [("email", "paidan@ruian.example")]
 
 
@@ -50,8 +55,8 @@ def test_edits_to_the_city_file_are_followed(city, aws_credentials):
         assert counts["updated"] == 1 and counts["removed"] == len(eco.notify) - 1
         subs = subscriptions(sns, dispatch)
         assert subs[("email", "hbj@ruian.example")] == {
-            "department": ["市生态环境局"],
-            "audience": ["agency"],
+            "agency": ["eco"],
+            "audience": ["agency", "co"],
             "district": ["塘下镇"],
         }
         assert ("sms", eco.notify[1].endpoint) not in subs

@@ -48,10 +48,16 @@ def test_every_category_has_a_department_and_every_district_a_town_government(ci
 def test_filter_policies(city):
     eco = city.agency("eco")
     policies = [city.filter_policy(eco, n) for n in eco.notify]
-    assert {"department": ["市生态环境局"], "audience": ["agency"]} in policies
-    assert {"department": ["市生态环境局"], "audience": ["agency"], "district": ["塘下镇"]} in policies
-    town = city.agency("town-shangwang")  # a co-recipient: the masked copy only
-    assert city.filter_policy(town, town.notify[0]) == {"district": ["上望街道"], "audience": ["copy"]}
+    # A department hears of what is addressed to it by id: as main handler, or as co-recipient (masked).
+    assert {"agency": ["eco"], "audience": ["agency", "co"]} in policies
+    assert {"agency": ["eco"], "audience": ["agency", "co"], "district": ["塘下镇"]} in policies
+    town = city.agency("town-shangwang")  # a local matter's handler, and the masked copy of the rest
+    assert city.filter_policy(town, town.notify[0]) == {
+        "$or": [
+            {"agency": ["town-shangwang"], "audience": ["agency", "co"]},
+            {"district": ["上望街道"], "audience": ["copy"]},
+        ]
+    }
     triage = next(a for a in city.agencies if a.kind == "triage")
     assert city.filter_policy(triage, triage.notify[0]) is None
 
@@ -61,4 +67,75 @@ def test_a_category_naming_an_unknown_agency_is_rejected(tmp_path, city_file):
     path = tmp_path / "bad.toml"
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(CityConfigError, match="nobody"):
+        load_city(path)
+
+
+# ------------------------------------------------------------------ the service catalogue
+
+
+def test_every_department_handles_a_service_and_every_service_names_real_agencies(city):
+    departments = {a.id for a in city.agencies if a.kind == "department"}
+    assert departments <= {s.agency for s in city.services if not s.local}
+    for s in city.services:
+        assert city.category(s.category) is not None
+        assert city.agency(s.agency).kind == "department"
+    # the misroutings: each now has the department that handles it
+    by_name = {s.name: s for s in city.services}
+    assert by_name["违章搭建"].agency == "zhzf"
+    assert by_name["红绿灯"].agency == "jjdd"
+    assert by_name["食品卫生"].agency == "scjg"
+
+
+def test_a_local_service_goes_to_the_districts_town_and_to_no_one_without_a_district(city):
+    village_road = next(s for s in city.services if s.name == "村道破损")
+    assert village_road.local
+    assert city.handlers(village_road.code, None, "塘下镇").main.id == "town-tangxia"
+    assert city.handlers(village_road.code, None, None).main is None
+    muck = next(s for s in city.services if s.name == "渣土车")
+    handlers = city.handlers(muck.code, None, "塘下镇")
+    assert handlers.main.id == "zhzf" and [a.id for a in handlers.co] == ["jjdd"]
+
+
+def test_a_services_own_deadline_overrides_its_categorys(city):
+    affairs = next(s for s in city.services if s.name == "村务公开")
+    assert city.limits_for("城乡建设", affairs.code).answer_within_days == 10
+    assert city.limits_for("城乡建设").answer_within_days == 5
+
+
+def test_a_models_label_reads_as_a_service_a_category_or_an_agency(city):
+    assert city.read("cj01").service.name == "违章搭建" and city.read("cj01").category == "城乡建设"
+    assert city.read("环境保护").agency.id == "eco" and city.read("环境保护").service is None
+    assert city.read("jjdd").agency.id == "jjdd" and city.read("jjdd").category is None
+    assert city.read("triage-desk").agency is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('code = "cj02"', 'code = "cj01"', "codes must be unique"),
+        ('name = "小区物业"', 'name = "违章搭建"', "names must be unique"),
+        ('code = "cj02"', 'code = "CJ 02"', "lower-case ascii"),
+        ('category = "城乡建设"\nagency = "zjj"', 'category = "城建"\nagency = "zjj"', "unknown category"),
+        ('agency = "slj"\n', 'agency = "nobody"\n', "unknown agency"),
+        ('agency = "slj"\n', 'agency = "town-mayu"\n', "must be a department"),
+        ('co_agencies = ["jjdd"]', 'co_agencies = ["triage-desk"]', "triage desk"),
+        ('local = true\ndescription', 'local = "yes"\ndescription', "local must be true or false"),
+        ('code = "cj02"', 'code = "cj02"\nowner = "x"', "unknown keys"),
+    ],
+)
+def test_a_broken_catalogue_is_refused_when_the_file_loads(tmp_path, city_file, old, new, message):
+    text = city_file.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CityConfigError, match=message):
+        load_city(path)
+
+
+def test_a_department_with_no_service_is_refused(tmp_path, city_file):
+    text = city_file.read_text(encoding="utf-8")
+    # 市退役军人事务局 handles one service; given to another department, it would receive nothing
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace('agency = "tyjr"\n', 'agency = "rsj"\n'), encoding="utf-8")
+    with pytest.raises(CityConfigError, match="tyjr"):
         load_city(path)

@@ -508,8 +508,13 @@ def _tidy(text: str) -> str:
     return text
 
 
-def generate(places: Sequence[Place], per_category: int = 200, seed: int = 20261128) -> list[tuple[str, str]]:
-    """(text, label) rows, per_category rows for each category, deterministic for the same arguments."""
+def generate(
+    places: Sequence[Place], per_category: int = 200, seed: int = 20261128, *, by_kind: bool = False
+) -> list[tuple[str, str]]:
+    """(text, label) rows, per_category rows for each category, deterministic for the same arguments.
+
+    The label is the category, or with `by_kind` the kind of problem (its name: the service catalogue's `name`).
+    The kinds of a category take turns, so each gets per_category / kinds rows, give or take one."""
     if per_category < 0:
         raise ValueError("per_category must be >= 0")
     places = tuple(places)
@@ -547,7 +552,7 @@ def generate(places: Sequence[Place], per_category: int = 200, seed: int = 20261
                 continue
             failures[i] = 0
             seen.add(text)
-            rows.append((text, category))
+            rows.append((text, kind.name if by_kind else category))
             made += 1
     rng.shuffle(rows)
     return rows

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CITY = ROOT / "city" / "ruian.toml"
 DEFAULT_MODEL = ROOT / "models" / "ruian-default"
 BOOTSTRAP_CSV = ROOT / "build" / "bootstrap-ruian.csv"
+# Rows per category of the bootstrap corpus: ~40 for each of a category's kinds of problem.
+BOOTSTRAP_PER_CATEGORY = 1200
 
 
 def _city(path: str | Path):
@@ -27,7 +29,16 @@ def cmd_bootstrap_corpus(args: argparse.Namespace) -> int:
 
     city = _city(args.city)
     places = [Place(d.name, d.short, tuple(d.communities)) for d in city.districts]
-    rows = generate(places, per_category=args.per_category, seed=args.seed)
+    by = getattr(args, "by", "service")
+    rows = generate(places, per_category=args.per_category, seed=args.seed, by_kind=by == "service")
+    if by == "service":
+        # Each kind of the corpus is a service of the catalogue, by name; the label is the service's code.
+        codes = {s.name: s.code for s in city.services}
+        missing = sorted({label for _, label in rows} - set(codes))
+        if missing:
+            print(f"{args.city}: no service for the corpus' kinds {missing}; use --by category", file=sys.stderr)
+            return 2
+        rows = [(text, codes[label]) for text, label in rows]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.out)
     print(f"wrote {len(rows)} complaints to {args.out}", file=sys.stderr)
@@ -38,27 +49,82 @@ def cmd_train(args: argparse.Namespace) -> int:
     from complaints_tools import training
 
     city = _city(args.city)
+    from complaints_tools import corrections
+
     data = args.data
     if data is None:
         data = str(BOOTSTRAP_CSV)
         cmd_bootstrap_corpus(
-            argparse.Namespace(city=args.city, out=data, per_category=args.per_category, seed=args.seed)
+            argparse.Namespace(city=args.city, out=data, per_category=args.per_category, seed=args.seed, by="service")
         )
     texts, labels = training.read_labelled(data, args.text_col, args.label_col, args.title_col)
-    if len(set(labels)) < 2:
-        print(f"{data}: need at least two categories, found {sorted(set(labels))}", file=sys.stderr)
+    labels_are = corrections.label_kind(city, labels)
+    if labels_are is None:
+        print(
+            f"{data}: the labels are neither all service codes, all categories nor all agency ids of {args.city}",
+            file=sys.stderr,
+        )
         return 2
+    if len(set(labels)) < 2:
+        print(f"{data}: need at least two classes, found {sorted(set(labels))}", file=sys.stderr)
+        return 2
+    digest, name = training.sha256_file(data), Path(data).name
+    if args.labels:
+        # The agencies' corrections join the data, in the data's own terms; the newest slice stays out for promote.
+        rows = corrections.read(args.labels)
+        train_rows, _ = corrections.split(rows, args.holdout)
+        model = _model(args.model) if labels_are == "service" else None
+        extra = corrections.as_labels(city, train_rows, labels_are, model)
+        texts, labels = texts + [t for t, _ in extra], labels + [y for _, y in extra]
+        digest = training.sha256_text(digest + training.sha256_file(args.labels))
+        name = f"{name} + {len(extra)} corrections from {Path(args.labels).name}"
     words = city.tokenizer_words()
     result = training.fit(
         texts,
         labels,
         user_words=words,
-        data_sha256=training.sha256_file(data),
+        data_sha256=digest,
         seed=args.seed,
         progress=not args.quiet and sys.stderr.isatty(),
+        labels_are=labels_are,
     )
-    out = training.save(result, args.out, user_words=words, data_name=Path(data).name, date=args.date)
+    out = training.save(result, args.out, user_words=words, data_name=name, date=args.date)
     print(f"model written to {out}: {result.describe()}", file=sys.stderr)
+    return 0
+
+
+def _model(path: str | Path):
+    from complaints.classifier.model import TextClassifier
+
+    return TextClassifier.load(path)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    import shutil
+
+    from complaints.classifier.model import ARTIFACT, VOCABULARY, WEIGHTS
+    from complaints_tools import corrections
+
+    city = _city(args.city)
+    rows = corrections.read(args.labels)
+    verdict = corrections.compare(city, _model(args.current), _model(args.candidate), rows, args.holdout)
+    doc = {
+        "held_out": verdict.held_out,
+        "current_agency_accuracy": round(verdict.current, 4),
+        "candidate_agency_accuracy": round(verdict.candidate, 4),
+        "promote": verdict.promote,
+    }
+    print(json.dumps(doc))
+    if not verdict.promote:
+        why = "no held-out labels" if not verdict.held_out else "the candidate routes fewer of them right"
+        print(f"refused: {why}; {args.current} stays in use", file=sys.stderr)
+        return 1
+    if args.install:
+        for name in (ARTIFACT, VOCABULARY, WEIGHTS, "MODEL_CARD.md"):
+            shutil.copyfile(Path(args.candidate) / name, Path(args.current) / f".{name}.new")
+        for name in (ARTIFACT, VOCABULARY, WEIGHTS, "MODEL_CARD.md"):  # all copied before any is replaced
+            (Path(args.current) / f".{name}.new").replace(Path(args.current) / name)
+        print(f"installed in {args.current}: ship it with `sam build && sam deploy` (a new ModelLayer version)")
     return 0
 
 
@@ -94,8 +160,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for text in texts:
         p = model.predict(text)
         match = city.locate(text)
+        reading = city.read(p.label)
+        handlers = city.handlers(
+            reading.service.code if reading.service else None, reading.category, match.district and match.district.name
+        )
+        main = handlers.main if (reading.service or reading.category) else reading.agency
         doc = {
-            "category": p.category,
+            "service": reading.service.code if reading.service else None,
+            "service_name": reading.service.name if reading.service else None,
+            "category": reading.category,
+            # The main handler's id: the service's department, or the district's town for a local service (none
+            # while the district is unknown: such a ticket goes to triage).
+            "agency": main.id if main else None,
+            "co_agencies": [a.id for a in handlers.co],
             "confidence": round(p.confidence, 4),
             "top3": [[c, round(x, 4)] for c, x in p.top3],
             # True: the desk sends this text to triage whatever the confidence (see the model card).
@@ -108,13 +185,18 @@ def cmd_classify(args: argparse.Namespace) -> int:
             print(json.dumps(doc, ensure_ascii=False), flush=True)
         else:
             verdict = "no_evidence: goes to triage" if p.no_evidence else "enough"
-            print(f"category:   {p.category} ({p.confidence:.2f})")
+            if reading.service:
+                print(f"service:    {reading.service.name} ({reading.service.code}, {p.confidence:.2f})")
+            print(f"category:   {reading.category or '-'}")
+            print(f"agency:     {main.name + ' (' + main.id + ')' if main else '- (triage)'}")
+            if handlers.co:
+                print("co:         " + ", ".join(a.name for a in handlers.co))
             print(
                 f"evidence:   {verdict} ({p.evidence.known_terms} known terms, "
                 f"{p.evidence.script_share:.0%} in {', '.join(model.evidence_rule.scripts)})"
             )
             print(f"district:   {doc['district'] or '-'} ({match.source or 'none'})")
-            print("top 3:      " + ", ".join(f"{c} {x:.2f}" for c, x in p.top3))
+            print("top 3:      " + ", ".join(f"{city.read(c).title or c} {x:.2f}" for c, x in p.top3))
     return 0
 
 
@@ -232,10 +314,22 @@ def main(argv: list[str] | None = None) -> int:
     _data_columns(p)
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--seed", type=int, default=20261128)
-    p.add_argument("--per-category", type=int, default=200, help="bootstrap corpus size per category")
+    p.add_argument("--per-category", type=int, default=BOOTSTRAP_PER_CATEGORY, help="bootstrap corpus size per category")
+    p.add_argument("--labels", help="the agencies' corrections (`complaints labels export`) to train on as well")
+    p.add_argument("--holdout", type=float, default=0.2, help="newest share of --labels kept out for promote")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model that picks a corrected ticket's service")
     p.add_argument("--date", default=os.environ.get("MODEL_DATE"), help="date written in the model card")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("promote", help="compare a retrained model with the one in use on the newest corrections")
+    p.add_argument("--candidate", required=True, help="the retrained model's folder")
+    p.add_argument("--labels", required=True, help="the labels export the candidate was trained with (--labels)")
+    p.add_argument("--current", default=str(DEFAULT_MODEL), help="the model in use (default: %(default)s)")
+    p.add_argument("--holdout", type=float, default=0.2, help="newest share of the labels judged on (as in train)")
+    p.add_argument("--city", default=str(DEFAULT_CITY))
+    p.add_argument("--install", action="store_true", help="copy the candidate over --current when promoted")
+    p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("evaluate", help="accuracy, per-category figures and precision at coverage on labelled data")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the bundled model)")
@@ -249,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(BOOTSTRAP_CSV))
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--seed", type=int, default=20261128)
-    p.add_argument("--per-category", type=int, default=200)
+    p.add_argument("--per-category", type=int, default=BOOTSTRAP_PER_CATEGORY)
+    p.add_argument("--by", choices=("service", "category"), default="service", help="what each row is labelled with")
     p.set_defaults(func=cmd_bootstrap_corpus)
 
     p = sub.add_parser("classify", help="classify a text ('-' reads one text per line from stdin)")

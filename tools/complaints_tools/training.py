@@ -31,6 +31,17 @@ from complaints.classifier.model import export
 # as 2 with half the features (120k against 224k), and each feature kept costs memory and cache misses on every
 # prediction in Lambda; on a small archive 2 does better. Cross-validation decides.
 GRID: tuple[tuple[str, float, int], ...] = tuple(("svm", c, min_df) for min_df in (2, 3) for c in (1.0, 3.0, 10.0))
+# A catalogue of services has ten times the classes of a board's categories: the search is cut to its best
+# candidate on the bootstrap corpus (each fit takes ~15 s there), and each class keeps only its largest
+# coefficients, so the model stays a few MB and a prediction touches a few weights per feature.
+MANY_CLASSES = 20
+MANY_CLASSES_GRID: tuple[tuple[str, float, int], ...] = (("svm", 1.0, 2),)
+WEIGHTS_PER_CLASS = 1500
+# A feature counts as evidence when its documents are not spread evenly over the classes: the entropy of
+# P(class | feature), with each class weighted as if all were the same size, below this share of the most it
+# could be (log of the number of classes, or of its documents when fewer).
+# "到底怎么办" or "这个事情" sit near 1; "路灯" or "工资" far below (courtesy words and digits never count).
+INFORMATIVE_MAX_ENTROPY = 0.85
 MODELS = {
     "logreg": "multinomial logistic regression (softmax probabilities)",
     "svm": "linear SVM, per-category sigmoid calibration on 5-fold cross-validated scores (sum capped at 1)",
@@ -59,13 +70,16 @@ class TrainingResult:
     # Each script's share of the training text, and the no-evidence rule that follows from it.
     script_shares: dict[str, float]
     evidence_rule: EvidenceRule
+    labels: str  # what the classes are: service, category or agency
+    informative: list[bool] = field(repr=False)
+    weights_per_class: int | None
     vectorizer: object = field(repr=False)
     model: object = field(repr=False)
     analyzer: Analyzer = field(repr=False)
 
     def describe(self) -> str:
         return (
-            f"{len(self.classes)} categories, {self.n_features} features, {self.model_kind} C={self.best_c:g}, "
+            f"{len(self.classes)} {self.labels} classes, {self.n_features} features, {self.model_kind} C={self.best_c:g}, "
             f"cross-validated accuracy {self.cv_accuracy:.3f}, macro-F1 {self.cv_macro_f1:.3f}"
         )
 
@@ -188,15 +202,22 @@ def fit(
     seed: int = 0,
     folds: int = 5,
     spec: AnalyzerSpec | None = None,
-    grid: tuple[tuple[str, float, int], ...] = GRID,
+    grid: tuple[tuple[str, float, int], ...] | None = None,
     progress: bool = True,
+    labels_are: str = "category",
 ) -> TrainingResult:
-    """Tokenize once, cross-validate every candidate of `grid`, refit the best (macro-F1) on all the data."""
+    """Tokenize once, cross-validate every candidate of `grid`, refit the best (macro-F1) on all the data.
+
+    `labels_are` says what the labels are (service codes, categories or agency ids); with more than MANY_CLASSES
+    of them the grid defaults to MANY_CLASSES_GRID and each class keeps its WEIGHTS_PER_CLASS largest weights.
+    """
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import StratifiedKFold
     from tqdm import tqdm
 
+    many = len(set(labels)) > MANY_CLASSES
+    grid = grid or (MANY_CLASSES_GRID if many else GRID)
     analyzer = Analyzer(spec, extra_words=user_words)
     docs = [analyzer(t) for t in tqdm(texts, desc="tokenizing", unit="msg", disable=not progress)]
     y = np.array(labels)
@@ -230,7 +251,11 @@ def fit(
     best = max(table, key=lambda r: (round(r["macro_f1"], 6), round(r["accuracy"], 6), r["min_df"]))
     shares = training_scripts(normalize(t) for t in texts)
     vec = _vectorizer(best["min_df"])
-    model = _estimator(best["model"], best["C"], seed).fit(vec.fit_transform(docs), y)
+    x = vec.fit_transform(docs)
+    model = _estimator(best["model"], best["C"], seed).fit(x, y)
+    per_class = WEIGHTS_PER_CLASS if many else None
+    if per_class is not None:
+        _keep_largest(_coef_holder(model), per_class)
     return TrainingResult(
         classes=[str(c) for c in model.classes_],
         counts=dict(sorted(Counter(labels).items())),
@@ -247,10 +272,54 @@ def fit(
         cv_table=table,
         script_shares=shares,
         evidence_rule=rule_for(shares),
+        labels=labels_are,
+        informative=informative_features(x, y, model.classes_),
+        weights_per_class=per_class,
         vectorizer=vec,
         model=model,
         analyzer=analyzer,
     )
+
+
+def _coef_holder(model):
+    """The fitted linear estimator whose coef_ the model predicts with."""
+    if isinstance(model, CalibratedSVC):
+        return model.calibrated_.calibrated_classifiers_[0].estimator
+    return model
+
+
+def _keep_largest(estimator, per_class: int) -> None:
+    """Zero all but each class's `per_class` largest coefficients (by magnitude), in place: the model predicts
+    with what is kept, here and at run time alike; the calibration fitted before still maps its scores."""
+    import numpy as np
+
+    coef = np.asarray(estimator.coef_)
+    if coef.shape[1] <= per_class:
+        return
+    # Ties broken by column, so the same data keep the same weights on every machine.
+    order = np.argsort(-np.abs(coef), axis=1, kind="stable")
+    mask = np.zeros_like(coef, dtype=bool)
+    np.put_along_axis(mask, order[:, :per_class], True, axis=1)
+    estimator.coef_ = np.where(mask, coef, 0.0)
+
+
+def informative_features(x, y, classes) -> list[bool]:
+    """By vocabulary column: whether a feature's documents lean to some classes (see INFORMATIVE_MAX_ENTROPY)."""
+    import numpy as np
+
+    present = (x > 0).astype(np.float64).tocsc()
+    y = np.asarray(y)
+    # P(feature | class) per class, then normalised over the classes: P(class | feature) with equal-sized classes.
+    rates = np.vstack([np.asarray(present[y == c].mean(axis=0)).ravel() for c in classes])
+    total = rates.sum(axis=0)
+    q = np.divide(rates, total, out=np.zeros_like(rates), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0).sum(axis=0)
+    # The most a feature in df documents can spread over is min(df, classes): a feature in 40 documents of a
+    # corpus of 200 classes looks concentrated however evenly it is used.
+    df = np.asarray(present.sum(axis=0)).ravel()
+    most = np.log(np.clip(np.minimum(df, len(classes)), 2, None))
+    return [bool(v < INFORMATIVE_MAX_ENTROPY) for v in h / most]
 
 
 def sklearn_pipeline(result: TrainingResult):
@@ -271,7 +340,7 @@ def save(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     coef, intercept, sigmoid = result.linear_parts()
-    for old in out.glob("model.json.gz"):  # the format before complaints-linear/3
+    for old in [*out.glob("model.json.gz"), *out.glob("weights.f64")]:  # the files of earlier formats
         old.unlink()
     export(
         out,
@@ -285,6 +354,8 @@ def save(
         sublinear_tf=True,
         sigmoid=sigmoid,
         evidence_rule=result.evidence_rule,
+        labels=result.labels,
+        informative=result.informative,
     )
     (out / "MODEL_CARD.md").write_text(model_card(result, data_name=data_name, date=date), encoding="utf-8")
     return out
@@ -298,11 +369,11 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
     scripts = ", ".join(rule.scripts)
     shares = ", ".join(f"{s} {share:.1%}" for s, share in result.script_shares.items() if share >= 0.001) or "none"
     lines = [
-        "# Model card: complaint category classifier",
+        f"# Model card: complaint classifier ({_WHAT[result.labels][0]})",
         "",
-        "Predicts the first-level category of a citizen's complaint from its text. The category picks the",
-        "responsible agency (see the city configuration). Predictions below the auto-dispatch threshold go to",
-        "human triage, and so does any text the model has no evidence for (`no_evidence`, below).",
+        f"Predicts {_WHAT[result.labels][1]} of a citizen's complaint from its text. {_WHAT[result.labels][2]}",
+        "Predictions below the auto-dispatch threshold go to human triage, and so does any text the model has no",
+        "evidence for (`no_evidence`, below).",
         "",
         "| | |",
         "|---|---|",
@@ -313,7 +384,9 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         f"| features | jieba words (pruned dictionary, user dictionary, city place names) as word "
         f"{_span(spec.word_ngrams)}-grams and character {_span(spec.char_ngrams)}-grams, "
         "TF-IDF (sublinear tf, l2) |",
-        f"| model | {MODELS[result.model_kind]}, C = {result.best_c:g}; features in ≥ {result.min_df} messages |",
+        f"| model | {MODELS[result.model_kind]}, C = {result.best_c:g}; features in ≥ {result.min_df} messages"
+        + (f"; each class keeps its {result.weights_per_class} largest weights" if result.weights_per_class else "")
+        + " |",
         f"| chosen by | {result.cv_folds}-fold stratified cross-validation on the training data, macro-F1 |",
         f"| vocabulary | {result.n_features} features |",
         f"| cross-validated accuracy | {result.cv_accuracy:.3f} |",
@@ -340,12 +413,14 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         "- No evidence: a text goes to triage with the reason `no_evidence`, whatever its confidence, when less than "
         f"{rule.min_script_share:.0%} of it is in {scripts}, or when it holds fewer than {rule.min_known_terms} "
         f"distinct terms in {scripts} that the model knows (its words, and its character pairs and triples). "
-        "English, pinyin, emoji, digits alone and a single character have none. The thresholds are in `model.json` "
-        "(`evidence`).",
+        "English, pinyin, emoji, digits alone and a single character have none. Only features that lean to some "
+        f"classes count (entropy of P(class | feature) below {INFORMATIVE_MAX_ENTROPY:.0%} of its maximum: "
+        f"{sum(result.informative)} of {len(result.informative)}): greetings, \"请问\", \"怎么办\" and digits, "
+        "spread over all classes, are no evidence. The thresholds are in `model.json` (`evidence`).",
         "",
         "## Classes",
         "",
-        "| category | training rows |",
+        f"| {result.labels} | training rows |",
         "|---|---|",
         *[f"| {c} | {n} |" for c, n in result.counts.items()],
         "",
@@ -362,6 +437,21 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
     return "\n".join(lines)
 
 
+_WHAT = {
+    "service": (
+        "kind of problem",
+        "the kind of problem (a service of the city's catalogue, `[[services]]`)",
+        "The service gives the category and the agency that handles it, or the district's town for a local one.",
+    ),
+    "category": (
+        "category",
+        "the first-level category",
+        "The category picks the responsible agency (see the city configuration).",
+    ),
+    "agency": ("agency", "the responsible agency", "The label is the agency id of the city configuration."),
+}
+
+
 def _span(lo_hi: tuple[int, int]) -> str:
     lo, hi = lo_hi
     return f"{lo}" if lo == hi else f"{lo}–{hi}"
@@ -369,6 +459,10 @@ def _span(lo_hi: tuple[int, int]) -> str:
 
 def sha256_file(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _version(package: str) -> str:

@@ -12,6 +12,11 @@ beside its probabilities, each prediction measures two things, with thresholds r
   has some the model knows.
 
 Too little of either is no evidence: the ticket goes to a person, whatever the probabilities say.
+
+Only what can speak for a class counts as a known term: not digits (a phone number says nothing about the problem),
+not words of courtesy and contact (`data/courtesy.txt`: "你好", "请问", "联系电话"), and, for a model that marks
+them, not features spread evenly over all its classes ("怎么办", "这个事情"). "你好，我想问一下这个事情到底怎么办
+才好。有事请联系我：0577 6581 2301" has none left and goes to triage.
 """
 
 from __future__ import annotations
@@ -34,6 +39,39 @@ _HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 _HAN = re.compile(f"[{_HAN_CHARS}]")
 _ALL_HAN = re.compile(f"[{_HAN_CHARS}]+")
 _LETTERS = re.compile(r"[^\W\d_]+")
+_KEEP = re.compile(r"[\u4e00-\u9fff0-9a-z]")  # the analyzer's characters (classifier.features)
+
+
+def _courtesy_pattern() -> re.Pattern[str]:
+    from importlib import resources
+
+    text = (resources.files("complaints.classifier") / "data" / "courtesy.txt").read_text(encoding="utf-8")
+    words = sorted({ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}, key=len)
+    return re.compile("|".join(re.escape(w) for w in reversed(words)) + r"|\d+")
+
+
+# Courtesy words, longest first, and digit runs (the analyzer folds digits to 0): the spans that are no evidence.
+_NOISE = _courtesy_pattern()
+
+
+def without_noise(normalized_text: str, features: Iterable[str]) -> list[str]:
+    """The features of a text (normalized as the analyzer does) that do not come from digits or courtesy words:
+    its words outside them, and its character n-grams that fit between them."""
+    spans = _NOISE.split(normalized_text)
+    grams: set[str] = set()
+    for span in spans:
+        chars = "".join(_KEEP.findall(span))
+        for n in (2, 3):
+            grams.update(chars[i : i + n] for i in range(len(chars) - n + 1))
+    out = []
+    for f in features:
+        kind, _, text = f.partition(":")
+        if kind == "c":
+            if text in grams:
+                out.append(f)
+        elif not _NOISE.fullmatch(text) and "0" not in text:
+            out.append(f)
+    return out
 
 
 def script_of(ch: str) -> str | None:

@@ -1,9 +1,11 @@
 """The runtime classifier: exported TF-IDF weights and a linear model, predicted in plain Python.
 
-A model folder holds `model.json` (categories, tokenizer settings, intercepts, calibration, the no-evidence rule),
-`vocabulary.txt` (one feature per line, in column order) and `weights.f64` (little-endian float64: the IDF row,
-then one coefficient row per category), next to its MODEL_CARD.md. Raw arrays load in milliseconds where parsing
-them from JSON took most of a cold start for a city-sized vocabulary.
+A model folder holds `model.json` (its classes and what they are — service codes, categories or agency ids —,
+tokenizer settings, intercepts, calibration, the no-evidence rule, the lengths of the arrays), `vocabulary.txt` (one
+feature per line, in column order) and `weights.bin` (little-endian arrays one after another: the IDF row (float64),
+the non-zero coefficients (float64), each feature's offset into them (uint32), their classes (uint16), and which
+features count as evidence (uint8)), next to its MODEL_CARD.md. Raw arrays load in milliseconds where parsing them
+from JSON took most of a cold start for a city-sized vocabulary.
 
 Each prediction also says whether the model has evidence for the text at all (see classifier.evidence).
 
@@ -25,13 +27,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from complaints.classifier.evidence import Evidence, EvidenceRule
+from complaints.classifier.evidence import Evidence, EvidenceRule, without_noise
 from complaints.classifier.features import Analyzer, AnalyzerSpec, normalize
 
 ARTIFACT = "model.json"
 VOCABULARY = "vocabulary.txt"
-WEIGHTS = "weights.f64"
-FORMAT = "complaints-linear/3"
+WEIGHTS = "weights.bin"
+FORMAT = "complaints-linear/4"
+# What a model's classes are: kinds of problem (service codes of the city's catalogue), categories, or agency ids.
+LABEL_KINDS = ("service", "category", "agency")
+# The arrays of weights.bin, in order, with their array type codes; their lengths are in model.json (`arrays`).
+_ARRAYS = (("idf", "d"), ("values", "d"), ("offsets", "I"), ("classes", "H"), ("informative", "B"))
 
 
 class ModelLoadError(RuntimeError):
@@ -40,11 +46,15 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Prediction:
-    category: str
+    category: str  # the model's label: a service code, a category or an agency id (TextClassifier.labels)
     confidence: float
     top3: list[tuple[str, float]]
     # What the prediction rests on; None from a classifier that does not measure it.
     evidence: Evidence | None = None
+
+    @property
+    def label(self) -> str:
+        return self.category
 
     @property
     def no_evidence(self) -> bool:
@@ -52,45 +62,62 @@ class Prediction:
         return self.evidence is not None and not self.evidence.enough
 
 
-def _to_bytes(values: Iterable[float]) -> bytes:
-    a = array("d", values)
+def _to_bytes(values: Iterable[float | int], typecode: str = "d") -> bytes:
+    a = array(typecode, values)
     if sys.byteorder != "little":
         a.byteswap()
     return a.tobytes()
 
 
-def _from_bytes(data: bytes) -> array:
-    a = array("d")
+def _from_bytes(data: bytes, typecode: str = "d") -> array:
+    a = array(typecode)
     a.frombytes(data)
     if sys.byteorder != "little":
         a.byteswap()
     return a
 
 
+@dataclass(frozen=True)
+class SparseWeights:
+    """The coefficients by feature: feature i's non-zero weights are values[offsets[i]:offsets[i+1]], for the
+    classes in the same slice of `classes`. A model of two hundred kinds of problem keeps a few per feature, so
+    a prediction costs what the text's features have, not features × classes."""
+
+    offsets: array
+    classes: array
+    values: array
+
+
 class TextClassifier:
-    """Loaded from a model folder; `predict(text)` gives the category, its probability and the top three."""
+    """Loaded from a model folder; `predict(text)` gives the label, its probability and the top three."""
 
     def __init__(
         self,
         classes: list[str],
         vocabulary: Sequence[str],
         idf: array,
-        coef: list[array],
+        weights: SparseWeights,
         intercept: list[float],
         analyzer: Analyzer,
         sublinear_tf: bool = True,
         sigmoid: tuple[list[float], list[float]] | None = None,
         evidence_rule: EvidenceRule | None = None,
+        labels: str = "category",
+        informative: array | None = None,
     ) -> None:
         self.classes_ = classes
         self.index_ = {term: i for i, term in enumerate(vocabulary)}
         self.idf_ = idf
-        self.coef_ = coef
+        self.weights_ = weights
         self.intercept_ = intercept
         self.analyzer = analyzer
         self.sublinear_tf = sublinear_tf
         self.sigmoid_ = sigmoid
         self.evidence_rule = evidence_rule or EvidenceRule()
+        self.labels = labels
+        # Features that say something about the class (not spread evenly over all of them, as greetings, "请问"
+        # and digits are): only these count as evidence. None: every known feature counts.
+        self.informative_ = informative
 
     @classmethod
     def load(cls, model_dir: str | Path) -> TextClassifier:
@@ -101,43 +128,77 @@ class TextClassifier:
                 found = raw.get("format") if isinstance(raw, dict) else None
                 raise ModelLoadError(f"{folder / ARTIFACT}: format {found!r}, expected {FORMAT!r}")
             vocabulary = (folder / VOCABULARY).read_text(encoding="utf-8").split("\n")
-            weights = _from_bytes((folder / WEIGHTS).read_bytes())
+            blob = (folder / WEIGHTS).read_bytes()
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"cannot read the model in {folder}: {e}") from e
         try:
+            lengths = raw["arrays"]
+            arrays, at = {}, 0
+            for name, code in _ARRAYS:
+                size = int(lengths[name]) * array(code).itemsize
+                if at + size > len(blob):
+                    raise ValueError(f"weights end before {name}")
+                arrays[name] = _from_bytes(blob[at : at + size], code)
+                at += size
+            if at != len(blob):
+                raise ValueError(f"{len(blob) - at} bytes of weights left over")
             n, k = len(vocabulary), len(raw["classes"])
-            if len(weights) != n * (k + 1):
-                raise ValueError(f"{len(weights)} weights for {n} features and {k} categories")
-            idf = weights[:n]
-            coef = [weights[n * (i + 1) : n * (i + 2)] for i in range(k)]
+            if len(arrays["idf"]) != n or len(arrays["offsets"]) != n + 1 or arrays["offsets"][-1] != len(arrays["values"]):
+                raise ValueError(f"weights for another vocabulary than its {n} features")
+            if arrays["classes"] and max(arrays["classes"]) >= k:
+                raise ValueError(f"weights for more than {k} classes")
             output = raw["output"]
             sigmoid = (output["a"], output["b"]) if output["kind"] == "sigmoid" else None
             spec = AnalyzerSpec.from_dict(raw["analyzer"])
             rule = EvidenceRule.from_dict(raw.get("evidence"))
+            labels = raw.get("labels", "category")
+            if labels not in LABEL_KINDS:
+                raise ValueError(f"labels {labels!r}, expected one of {LABEL_KINDS}")
+            informative = arrays["informative"] if len(arrays["informative"]) == n else None
         except (KeyError, TypeError, ValueError) as e:
             raise ModelLoadError(f"{folder}: damaged model: {e}") from e
         # The tokenizer's extra words travel with the model, so run time splits text exactly as training did.
         analyzer = Analyzer(spec, extra_words=raw.get("user_words", ()))
+        weights = SparseWeights(arrays["offsets"], arrays["classes"], arrays["values"])
         return cls(
-            raw["classes"], vocabulary, idf, coef, raw["intercept"], analyzer, raw["sublinear_tf"], sigmoid, rule
+            raw["classes"],
+            vocabulary,
+            arrays["idf"],
+            weights,
+            raw["intercept"],
+            analyzer,
+            raw["sublinear_tf"],
+            sigmoid,
+            rule,
+            labels,
+            informative,
         )
 
     def scores(self, text: str) -> list[float]:
-        """The linear model's decision scores, one per category."""
+        """The linear model's decision scores, one per class."""
         return self._scores(self.analyzer(text))
 
     def _scores(self, features: list[str]) -> list[float]:
         counts = Counter(filter(_not_none, map(self.index_.get, features)))
+        scores = list(self.intercept_)
         if not counts:
-            return list(self.intercept_)
-        # One C-level gather per row instead of a Python call per feature.
-        gather = operator.itemgetter(*counts) if len(counts) > 1 else lambda row, c=next(iter(counts)): (row[c],)
-        tf = [1.0 + math.log(n) for n in counts.values()] if self.sublinear_tf else [float(n) for n in counts.values()]
-        weights = list(map(operator.mul, tf, gather(self.idf_)))
+            return scores
+        idf = self.idf_
+        log = math.log
+        if self.sublinear_tf:
+            weights = [(1.0 + log(n)) * idf[i] for i, n in counts.items()]
+        else:
+            weights = [n * idf[i] for i, n in counts.items()]
         norm = math.sqrt(_sumprod(weights, weights)) or 1.0
-        weights = [w / norm for w in weights]
-        rows = zip(self.intercept_, self.coef_, strict=True)
-        return [b + _sumprod(weights, gather(row)) for b, row in rows]
+        offsets, classes, values = self.weights_.offsets, self.weights_.classes, self.weights_.values
+        for i, w in zip(counts, weights, strict=True):
+            lo, hi = offsets[i], offsets[i + 1]
+            if lo == hi:
+                continue
+            w /= norm
+            for c, v in zip(classes[lo:hi], values[lo:hi], strict=True):
+                scores[c] += w * v
+        return scores
 
     def predict_proba_one(self, text: str) -> list[float]:
         return self._proba(self._scores(self.analyzer(text)))
@@ -156,10 +217,16 @@ class TextClassifier:
         return [e / total for e in exp]
 
     def predict(self, text: str) -> Prediction:
-        features = self.analyzer(text)  # tokenized once: jieba is most of a prediction's time
+        features = self.analyzer(text)  # tokenized once: the tokenizer is most of a prediction's time
         proba = self._proba(self._scores(features))
         ranked = sorted(zip(self.classes_, proba, strict=True), key=lambda cp: -cp[1])
-        evidence = self.evidence_rule.measure(normalize(text), (f for f in features if f in self.index_))
+        index, informative = self.index_, self.informative_
+        normalized = normalize(text)
+        if informative is None:
+            known = [f for f in features if f in index]
+        else:
+            known = [f for f in features if (i := index.get(f)) is not None and informative[i]]
+        evidence = self.evidence_rule.measure(normalized, without_noise(normalized, known))
         return Prediction(category=ranked[0][0], confidence=ranked[0][1], top3=ranked[:3], evidence=evidence)
 
 
@@ -195,19 +262,43 @@ def export(
     sublinear_tf: bool,
     sigmoid: tuple[Sequence[float], Sequence[float]] | None = None,
     evidence_rule: EvidenceRule | None = None,
+    labels: str = "category",
+    informative: Sequence[bool] | None = None,
 ) -> None:
     """Write a model from fitted scikit-learn parts (training side); byte-identical for equal inputs.
 
-    `coef` has one row per category (a two-category logistic regression's single row is given as two).
-    `sigmoid` holds the per-category Platt parameters (a, b) when the scores are calibrated that way.
+    `coef` has one row per class (a two-class logistic regression's single row is given as two); its zeros are
+    not stored. `sigmoid` holds the per-class Platt parameters (a, b) when the scores are calibrated that way.
+    `informative`, by vocabulary column: whether a feature counts as evidence (see TextClassifier).
     """
+    if labels not in LABEL_KINDS:
+        raise ValueError(f"labels must be one of {LABEL_KINDS}")
+    if len(classes) > 65535:
+        raise ValueError("at most 65,535 classes")
     folder = Path(folder)
     terms = sorted(vocabulary, key=vocabulary.__getitem__)
     if any("\n" in t for t in terms):
         raise ValueError("a feature contains a line break")
     cols = [vocabulary[t] for t in terms]
+    offsets, klass, values = [0], [], []
+    for c in cols:
+        for k, row in enumerate(coef):
+            v = float(row[c])
+            if v != 0.0:
+                klass.append(k)
+                values.append(v)
+        offsets.append(len(values))
+    flags = [1 if informative[c] else 0 for c in cols] if informative is not None else []
+    arrays = {
+        "idf": [float(idf[c]) for c in cols],
+        "values": values,
+        "offsets": offsets,
+        "classes": klass,
+        "informative": flags,
+    }
     doc = {
         "format": FORMAT,
+        "labels": labels,
         "classes": list(classes),
         "analyzer": analyzer_spec.as_dict(),
         "user_words": sorted(set(user_words)),
@@ -219,10 +310,10 @@ def export(
             else {"kind": "softmax"}
         ),
         "features": len(terms),
+        "arrays": {name: len(arrays[name]) for name, _ in _ARRAYS},
         "evidence": (evidence_rule or EvidenceRule()).as_dict(),
     }
     text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
     (folder / ARTIFACT).write_text(text, encoding="utf-8")
     (folder / VOCABULARY).write_text("\n".join(terms), encoding="utf-8")
-    rows = [[float(idf[c]) for c in cols], *([float(row[c]) for c in cols] for row in coef)]
-    (folder / WEIGHTS).write_bytes(b"".join(_to_bytes(r) for r in rows))
+    (folder / WEIGHTS).write_bytes(b"".join(_to_bytes(arrays[name], code) for name, code in _ARRAYS))

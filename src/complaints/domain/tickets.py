@@ -12,7 +12,7 @@ from complaints.domain import clock
 
 Channel = Literal["app", "web", "weibo", "wechat"]
 # Why a ticket went to triage, for the triage desk's lists and filters (routing.decide gives it, in words too).
-TriageReason = Literal["no_evidence", "no_category", "low_confidence", "interrupted"]
+TriageReason = Literal["no_evidence", "no_category", "no_district", "low_confidence", "interrupted"]
 
 
 class Status(StrEnum):

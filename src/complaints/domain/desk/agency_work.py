@@ -174,7 +174,7 @@ class AgencyWork:
         answer_by = parse(ticket.deadlines.answer_by)
         if answer_by <= clock.now():
             raise ExtensionRefused("the answer deadline has passed; it can no longer be extended")
-        latest = latest_extension(self.city.calendar, self.city.limits_for(ticket.category), answer_by)
+        latest = latest_extension(self.city.calendar, self.city.limits_for(ticket.category, ticket.service), answer_by)
         if not self.city.calendar.local(answer_by).date() < until <= latest:
             raise InvalidComplaint(
                 f"until must be after the deadline ({self.city.calendar.local(answer_by).date()}) and no later than"
@@ -230,12 +230,13 @@ class AgencyWork:
             "channel": t.channel,
             "created_at": t.created_at,
             "category": t.category,
+            "service": (sv := self.city.service(t.service)) and {"code": sv.code, "name": sv.name},
             "district": t.district,
             "department": t.department,
             "confidence": None if t.confidence is None else round(t.confidence, 4),
-            # The classifier's three likeliest categories and the agency answering each: the triage desk's
+            # The classifier's three likeliest services (or categories) and who handles each: the triage desk's
             # suggestions for whom to assign it to.
-            "top3": [self._suggestion(category, p) for category, p in t.top3 or []],
+            "top3": [self._suggestion(label, p, t.district) for label, p in t.top3 or []],
             "location": t.location.model_dump(mode="json") if t.location else None,
             "photo": t.photo
             and {
@@ -261,10 +262,18 @@ class AgencyWork:
             "can": [m for m in moves_from(t.status, actor.kind) if m != ("hide" if t.hidden else "unhide")],
         }
 
-    def _suggestion(self, category: str, probability: float) -> dict[str, Any]:
-        agency = self.city.department_for(category)
+    def _suggestion(self, label: str, probability: float, district: str | None = None) -> dict[str, Any]:
+        """One of the model's top three, as the triage desk reads it: the service (when the model names services),
+        its category, and who would handle it in the ticket's district."""
+        reading = self.city.read(label)
+        service = reading.service
+        if service is not None:
+            agency = self.city.handlers(service.code, service.category, district).main or reading.agency
+        else:
+            agency = reading.agency
         return {
-            "category": category,
+            "service": service and {"code": service.code, "name": service.name},
+            "category": reading.category,
             "probability": round(probability, 4),
             "agency": agency and {"id": agency.id, "name": agency.name},
         }
@@ -289,7 +298,7 @@ def _labels(ticket: Ticket) -> list[dict[str, Any]]:
 
 def _label(ticket: Ticket, kind: str, agency: str) -> dict[str, Any]:
     """A routing label for retraining: the text, the agency it ended with or left, and the model's category."""
-    return {"kind": kind, "agency": agency, "category": ticket.category, "at": now_iso()}
+    return {"kind": kind, "agency": agency, "category": ticket.category, "service": ticket.service, "at": now_iso()}
 
 
 def _read_cursor(cursor: str | None, agency: str, status: str | None) -> dict[str, str] | None:

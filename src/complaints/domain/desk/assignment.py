@@ -26,7 +26,7 @@ def assigned(city: City, ticket: Ticket, agency_id: str, at: datetime | None = N
     """The fields of a ticket dispatched to `agency_id` now (or at `at`): the inbox it is in, the time to sign
     for it and to answer it on the city's calendar, and the reminder the scheduler is to send if nobody signs."""
     at = at or clock.now()
-    found = deadlines_for(city.calendar, city.limits_for(ticket.category), at)
+    found = deadlines_for(city.calendar, city.limits_for(ticket.category, ticket.service), at)
     deadlines = TicketDeadlines(
         accept_by=local_iso(city, found.accept_by),
         answer_by=local_iso(city, found.answer_by),
@@ -44,7 +44,7 @@ def assigned(city: City, ticket: Ticket, agency_id: str, at: datetime | None = N
 
 def answered(city: City, ticket: Ticket, at: datetime) -> dict[str, Any]:
     """The fields of a ticket just answered: the rating window, which the scheduler closes when it passes."""
-    rate_by = rating_closes_at(city.limits_for(ticket.category), at)
+    rate_by = rating_closes_at(city.limits_for(ticket.category, ticket.service), at)
     deadlines = (ticket.deadlines or TicketDeadlines()).model_copy(update={"rate_by": local_iso(city, rate_by)})
     return {"deadlines": deadlines.model_dump(mode="json"), "overdue": None, **due("rating", utc_iso(rate_by))}
 

@@ -59,7 +59,7 @@ class Citizen:
         return self.intake.citizen_view(ticket_id, receipt)
 
     def _reopen(self, ticket: Ticket, ratings: list[dict], reason: str) -> None:
-        limit = self.city.limits_for(ticket.category).reopen_limit
+        limit = self.city.limits_for(ticket.category, ticket.service).reopen_limit
         count = ticket.reopen_count + 1
         to_citizen = OutboxMessage(
             ticket_id=ticket.id,

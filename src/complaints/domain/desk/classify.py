@@ -34,10 +34,12 @@ class Classification:
             prediction = self.classifier.predict(ticket.text)
             loc = ticket.location
             match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
-            fields = {**_category_fields(self.city, prediction), "no_evidence": prediction.no_evidence}
+            fields: dict = {"no_evidence": prediction.no_evidence}
             if ticket.district_source != "citizen":
                 # The citizen's own pick of a district stands: they know where they are better than the gazetteer.
                 fields |= {"district": match.district.name if match.district else None, "district_source": match.source}
+            district = fields["district"] if "district" in fields else ticket.district
+            fields |= _category_fields(self.city, prediction, district)
             if prediction.no_evidence:
                 # The model's guess is kept out of the ticket, where it would read as a suggestion; the log has it.
                 log.info(
@@ -65,6 +67,7 @@ class Classification:
             "ticket classified",
             extra={
                 "ticket_id": ticket_id,
+                "service": ticket.service,
                 "category": ticket.category,
                 "confidence": ticket.confidence,
                 "no_evidence": ticket.no_evidence,
@@ -74,14 +77,18 @@ class Classification:
         return ticket.status
 
 
-def _category_fields(city: City, prediction) -> dict:
-    """What a prediction says about the ticket's category; nothing when the model had no evidence for one."""
+def _category_fields(city: City, prediction, district: str | None) -> dict:
+    """What a prediction says about the ticket's service, category and main handler (in its district); nothing
+    when the model had no evidence for one."""
     if prediction.no_evidence:
-        return {"category": None, "confidence": None, "top3": None, "department": None}
-    department = city.department_for(prediction.category)
+        return {"service": None, "category": None, "confidence": None, "top3": None, "department": None}
+    reading = city.read(prediction.category)
+    service = reading.service.code if reading.service else None
+    main = city.handlers(service, reading.category, district).main if reading.category else reading.agency
     return {
-        "category": prediction.category,
+        "service": service,
+        "category": reading.category,
         "confidence": prediction.confidence,
         "top3": [[c, p] for c, p in prediction.top3],
-        "department": department.name if department else None,
+        "department": main.name if main else None,
     }

@@ -164,7 +164,7 @@ class Messenger:
         attributes = {"ticket_no": str(ticket.ticket_no), "event": message.kind}
         if channel == "dispatch":
             agency = self.city.agency(message.agency)
-            attributes |= {"department": agency.name, "audience": AGENCY}
+            attributes |= {"agency": agency.id, "department": agency.name, "audience": AGENCY}
             if ticket.district:
                 attributes["district"] = ticket.district
         if ticket.category:
