@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "bench_classify.py",
+    "bench_routing.py",
     "bench_photos.py",
     "bench_privacy.py",
     "bench_answer_loop.py",

@@ -237,7 +237,7 @@ class TicketOut(BaseModel):
     location: Location | None
     triage_reason: TriageReason | None = Field(
         description="Only in `triage`: no_evidence (the model knows Chinese only, and found too little of it), "
-        "low_confidence, no_category or interrupted"
+        "low_confidence, no_category, no_district (a local matter whose district is not known) or interrupted"
     )
     answers: list[AnswerOut] = Field(description="The agencies' answers, oldest first")
     deadline: str | None = Field(

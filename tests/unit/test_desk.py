@@ -140,7 +140,8 @@ def test_confident_ticket_is_dispatched_with_agency_attributes(city):
     assert msg["channel"] == copy["channel"] == "dispatch"
     attrs = {"department": "市生态环境局", "district": "上望街道", "category": "环境保护"}
     attrs["ticket_no"] = str(r.ticket_no)
-    assert msg["attributes"] == {**attrs, "audience": "agency"}  # no `reason`: that is for triage
+    # no `reason`: that is for triage; the agency's id is what its subscriptions filter on
+    assert msg["attributes"] == {**attrs, "audience": "agency", "agency": "eco"}
     assert copy["attributes"] == {**attrs, "audience": "copy"}
     assert ticket.triage_reason is None
     assert "上望街道薛里村有人焚烧垃圾" in msg["messages"]["email"]
@@ -446,3 +447,58 @@ def test_a_district_the_city_does_not_have_is_refused_and_nothing_is_stored(city
     with pytest.raises(InvalidComplaint):
         desk.submit(NewComplaint(text="路灯坏了", district="火星街道"))
     assert desk.tickets.items == {}
+
+
+# ------------------------------------------------------------- routing by the service catalogue
+
+
+def service_code(city, name: str) -> str:
+    return next(s.code for s in city.services if s.name == name)
+
+
+def test_a_service_goes_to_the_department_that_handles_it_not_to_its_categorys(city):
+    # 违章搭建 is 城乡建设, whose category agency is 住建局; the catalogue gives it to 综合行政执法局.
+    desk = make_desk(city, category=service_code(city, "违章搭建"))
+    r = run_pipeline(desk, "上望街道薛里村有人违章搭建")
+    ticket = desk.tickets.get(r.id)
+    assert ticket.status is Status.DISPATCHED and ticket.agency == "zhzf"
+    assert ticket.department == "市综合行政执法局" and ticket.category == "城乡建设"
+    assert ticket.service == service_code(city, "违章搭建")
+    msg, copy = desk.notifier.published
+    assert msg["attributes"]["agency"] == "zhzf" and msg["attributes"]["service"] == ticket.service
+    assert copy["attributes"]["audience"] == "copy" and "agency" not in copy["attributes"]
+    assert "事项: 违章搭建" in msg["messages"]["email"]
+
+
+def test_a_local_matter_goes_to_the_districts_town_and_the_town_gets_no_second_copy(city):
+    desk = make_desk(city, category=service_code(city, "村道破损"))
+    r = run_pipeline(desk, "塘下镇韩田村的村道烂了好几年")
+    ticket = desk.tickets.get(r.id)
+    assert ticket.status is Status.DISPATCHED and ticket.agency == "town-tangxia"
+    assert [(p["attributes"]["audience"], p["attributes"].get("agency")) for p in desk.notifier.published] == [
+        ("agency", "town-tangxia")
+    ]
+
+
+def test_a_local_matter_with_no_district_goes_to_triage_to_find_where_it_is(city):
+    desk = make_desk(city, category=service_code(city, "村道破损"))
+    r = run_pipeline(desk, "村里的路烂了好几年，一下雨全是泥")
+    ticket = desk.tickets.get(r.id)
+    assert ticket.status is Status.TRIAGE and ticket.triage_reason == "no_district"
+    (msg,) = desk.notifier.published
+    assert msg["channel"] == "triage" and msg["attributes"]["reason"] == "no_district"
+
+
+def test_co_recipients_get_a_masked_copy_addressed_to_them(city):
+    desk = make_desk(city, category=service_code(city, "渣土车"))
+    r = run_pipeline(desk, "上望街道渣土车撒了一路泥，司机电话13812345678")
+    published = desk.notifier.published
+    assert [(p["attributes"]["audience"], p["attributes"].get("agency")) for p in published] == [
+        ("agency", "zhzf"),
+        ("co", "jjdd"),
+        ("copy", None),
+    ]
+    agency, co, copy = (p["messages"]["email"] for p in published)
+    assert "13812345678" in agency and "13812345678" not in co and "13812345678" not in copy
+    assert "协办单位: 市公安局交通警察大队" in agency
+    assert desk.tickets.get(r.id).notified == ["agency", "co:jjdd", "copy"]

@@ -1,4 +1,4 @@
-"""`make demo`: a dozen sample complaints through the running local stack, and where each one went; then the fake
+"""`make demo`: two dozen sample complaints through the running local stack, and who got each; then the fake
 Weibo's sample mentions through one run of the Weibo poller, and the replies it posted."""
 
 from __future__ import annotations
@@ -9,19 +9,32 @@ import unicodedata
 import urllib.request
 from typing import Any
 
+# One or more for every department of the city file, a local matter for a town, a co-recipient, and two for triage.
 SAMPLES = [
     ("上望街道薛里村路边有人焚烧垃圾，黑烟滚滚，气味刺鼻，已经好几天了", None),
     ("塘下镇韩田村一家工厂晚上偷偷往河里排污水，河水发黑发臭", None),
     ("安阳街道万松路的窨井盖破了一个大洞，晚上骑车很危险，请尽快修补", None),
     ("飞云江大桥附近公交站台被拆了，等车只能站在马路边，希望恢复站台", None),
-    ("莘塍街道有个小区物业不作为，电梯坏了一个月没人修", None),
+    ("莘塍街道有个小区物业不作为，垃圾堆在楼道里没人清，物业费还年年涨", None),
+    ("汀田街道我们小区的电梯三天两头困人，年检标签都过期了", None),
     ("孩子今年上小学，户口在玉海街道，请问学区怎么划分？报名要哪些材料？", None),
     ("我在马屿镇一家鞋厂打工，老板拖欠三个月工资不发，去问就推脱", None),
     ("在汀田街道一家健身房办了预付卡，现在老板跑路了，几十个人的钱要不回来", None),
     ("市人民医院挂号排队太久了，早上六点去排到十点还没看上病", None),
-    ("请问在仙降街道怎么办理生育登记？三孩有补贴吗", None),
+    ("上望街道新街村路口的红绿灯坏了好几天，早晚高峰车子乱成一团", None),
+    ("买的二手房过户半年了，不动产登记一直说材料不全，房产证办不下来", None),
+    ("曹村镇有人在溪里非法采砂，晚上挖沙船轰隆隆的，河岸都塌了", None),
+    ("在外地住院回来报销，医保说异地就医没备案不给报，请问怎么补办", None),
+    ("我妈一个人在湖岭镇生活，想申请低保，村里说不符合条件，请问低保标准是多少", None),
+    ("体育中心的游泳馆暑假人挤人，更衣室脏得很，水也浑", None),
+    ("我是退伍军人，退役军人优待证申请了三个月还没拿到", None),
+    ("塘下镇农贸市场的摊位费乱涨，市场管理方也不管，摊主都很有意见", None),
+    ("东山街道上京村的村道烂了好几年，一下雨全是泥水，电动车经常摔", None),  # local: the town handles it
+    ("飞云街道这几天渣土车撒得满路都是泥，开得又快，太危险了", None),  # with a copy for the traffic police
     ("这里半夜一直有施工噪音，吵得睡不着", {"lat": 27.785, "lng": 120.72}),
     ("路灯不亮好几个星期了", None),
+    # Nothing but courtesy and a phone number: no evidence for any kind of problem, so a person reads it.
+    ("你好，我想问一下这个事情到底怎么办才好。有事请联系我：0577 6581 2301", None),
     # Not Chinese: the model has no evidence for any category, so a person reads it (reason `no_evidence`).
     ("The street light outside my house has been broken for weeks", None),
 ]
@@ -68,8 +81,8 @@ def run_demo(base: str) -> int:
         time.sleep(0.2)
     _, outbox = _call("GET", f"{base}/_local/outbox")
     print(
-        f"{'ticket':>7}  {_pad('status', 10)} {_pad('category', 14)} {_pad('district', 10)} {'conf':>5}  "
-        "text / notified"
+        f"{'ticket':>7}  {_pad('status', 10)} {_pad('agency', 24)} {_pad('category', 14)} {_pad('district', 10)} "
+        f"{'conf':>5}  text / notified"
     )
     for text, c in tickets:
         t = final.get(c["id"], {"status": "pending"})
@@ -83,11 +96,12 @@ def run_demo(base: str) -> int:
         )
         conf = t.get("confidence")
         print(
-            f"{c['ticket_no']:>7}  {_pad(t['status'], 10)} {_pad(t.get('category') or '-', 14)} "
-            f"{_pad(t.get('district') or '-', 10)} {conf if conf is not None else 0:>5.2f}  {text[:30]}"
+            f"{c['ticket_no']:>7}  {_pad(t['status'], 10)} {_pad(t.get('department') or '-', 24)} "
+            f"{_pad(t.get('category') or '-', 14)} {_pad(t.get('district') or '-', 10)} "
+            f"{conf if conf is not None else 0:>5.2f}  {text[:30]}"
         )
         for n in notified:
-            print(f"{'':>54}→ {n}")
+            print(f"{'':>79}→ {n}")
     weibo_ok = _weibo_demo(base)
     return 0 if len(final) == len(tickets) and weibo_ok else 1
 
