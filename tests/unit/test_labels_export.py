@@ -237,3 +237,12 @@ def test_the_index_holds_exactly_what_a_label_row_is_made_of(tpl_props):
     # pk is projected into every index; the rest must be what LabelledTicket reads, no more (no receipt, history,
     # sealed contact or answers in the index).
     assert set(index["Projection"]["NonKeyAttributes"]) | {"labelled_at"} == set(LabelledTicket.model_fields)
+
+
+def test_a_since_that_is_not_a_date_is_refused_before_any_stack_is_asked(tmp_path, capsys):
+    from complaints_tools.cli import main
+
+    out = tmp_path / "labels.csv"
+    code = main(["labels", "export", "--url", "http://127.0.0.1:9", "--out", str(out), "--since", "last week"])
+    assert code == 2 and not out.exists()
+    assert "YYYY-MM-DD" in capsys.readouterr().err
