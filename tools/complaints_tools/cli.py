@@ -277,6 +277,23 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels_export(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from complaints_tools import labels
+
+    try:
+        since = labels.since_of(date.fromisoformat(args.since), _city(args.city).calendar) if args.since else None
+    except ValueError:
+        print(f"complaints labels export: --since must be a date, YYYY-MM-DD, not {args.since!r}", file=sys.stderr)
+        return 2
+    tickets = labels.repository_of_stack(args.stack) if args.stack else labels.repository_of_local_stack(args.url)
+    count = labels.export_file(tickets, Path(args.out), since)
+    # `undecided`: labelled tickets the triage desk still holds; they are exported once assigned.
+    print(json.dumps({"rows": count.rows, "undecided": count.undecided, "since": since, "out": args.out}))
+    return 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from complaints_tools.loadtest import report, run
 
@@ -423,6 +440,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queue", default="all", help="classify, route, photo or all (default: %(default)s)")
     p.add_argument("--max", type=int, help="move at most this many messages per queue")
     p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("labels", help="the routing labels (triage assignments, agency returns) for retraining")
+    labels = p.add_subparsers(dest="labels_command", required=True)
+    q = labels.add_parser("export", help="write one CSV row per labelled ticket whose final agency is known")
+    where = q.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="a running local stack, e.g. http://127.0.0.1:3000")
+    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack's name")
+    q.add_argument("--out", required=True, metavar="FILE", help="the CSV to write (for complaints train --data)")
+    q.add_argument("--since", metavar="YYYY-MM-DD", help="only tickets labelled on or after this day (city time)")
+    q.add_argument("--city", default=str(DEFAULT_CITY), help="the city file, for its time zone")
+    q.set_defaults(func=cmd_labels_export)
 
     p = sub.add_parser("loadtest", help="N submissions at concurrency C against a fresh local stack, with faults")
     p.add_argument("--n", type=int, default=10000)

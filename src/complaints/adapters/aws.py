@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from complaints.domain.errors import PhotoTooLarge
-from complaints.domain.lifecycle import Move, TicketMoves, refused
+from complaints.domain.lifecycle import LABELLED, Move, TicketMoves, refused
 from complaints.domain.outbox import OutboxMessage, message_key, stored_fields
 from complaints.domain.ports import Hit
-from complaints.domain.tickets import HistoryEntry, Ticket
+from complaints.domain.tickets import HistoryEntry, LabelledTicket, Ticket
 
 COUNTER_KEY = "counter#ticket_no"
 
@@ -166,6 +167,26 @@ class DynamoTicketRepository(TicketMoves):
             Limit=limit,
         )
         return [item["pk"].removeprefix("ticket#") for item in page.get("Items", [])]
+
+    def labelled(self, since: str | None = None, page_size: int = 500) -> Iterator[LabelledTicket]:
+        """The `labelled` index, oldest label first, one Query a page (at most `page_size` items or 1 MB)."""
+        condition, values = "labelled_pk = :pk", {":pk": LABELLED}
+        if since is not None:
+            condition += " AND labelled_at >= :since"
+            values[":since"] = since
+        query: dict[str, Any] = {
+            "IndexName": "labelled",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "Limit": page_size,
+        }
+        while True:
+            page = self.table.query(**query)
+            for item in page.get("Items", []):
+                yield LabelledTicket.model_validate(_from_dynamo(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _conditional_update(

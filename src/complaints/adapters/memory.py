@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from complaints.domain.errors import PhotoTooLarge
 from complaints.domain.lifecycle import Move, TicketMoves, refused
 from complaints.domain.outbox import OutboxMessage, message_key
 from complaints.domain.ports import Hit
-from complaints.domain.tickets import HistoryEntry, Ticket
+from complaints.domain.tickets import HistoryEntry, LabelledTicket, Ticket
 
 
 class MemoryTicketRepository(TicketMoves):
@@ -82,6 +83,15 @@ class MemoryTicketRepository(TicketMoves):
     def due_before(self, at: str, limit: int = 100) -> list[str]:
         due = sorted((t.due_at, t.id) for t in self.items.values() if t.due_at and t.due_at <= at)
         return [ticket_id for _, ticket_id in due[:limit]]
+
+    def labelled(self, since: str | None = None, page_size: int = 500) -> Iterator[LabelledTicket]:
+        # As the `labelled` index holds them: the tickets whose moves wrote labelled_pk, by labelled_at.
+        held = sorted(
+            (t for t in self.items.values() if t.labelled_pk and (since is None or t.labelled_at >= since)),
+            key=lambda t: (t.labelled_at, t.id),
+        )
+        for t in held:
+            yield LabelledTicket.model_validate(t.model_dump(include=set(LabelledTicket.model_fields)))
 
 
 class MemoryOutbox:

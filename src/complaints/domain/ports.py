@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from complaints.domain.tickets import Actor, Ticket, TicketPhoto
+from complaints.domain.tickets import Actor, LabelledTicket, Ticket, TicketPhoto
 
 
 class TicketRepository(Protocol):
@@ -101,6 +102,10 @@ class TicketRepository(Protocol):
 
     def due_before(self, at: str, limit: int = 100) -> list[str]:
         """The ids of the tickets with something due at or before `at` (UTC ISO 8601), soonest first."""
+
+    def labelled(self, since: str | None = None, page_size: int = 500) -> Iterator[LabelledTicket]:
+        """Every ticket with a routing label whose latest label is at or after `since` (UTC ISO 8601; None: all),
+        oldest label first, read `page_size` at a time from the `labelled` index (never a scan)."""
 
 
 class PhotoStore(Protocol):

@@ -175,6 +175,20 @@ class RoutingLabel(BaseModel):
     at: str
 
 
+class LabelledTicket(BaseModel):
+    """What the `labelled` index holds of a ticket (template.yaml projects exactly these fields): enough to say
+    which agency answers its text, and which sent it back."""
+
+    id: str
+    status: Status
+    text: str
+    agency: str | None = None
+    category: str | None = None
+    service: str | None = None
+    routing_labels: list[RoutingLabel]
+    labelled_at: str
+
+
 class Extension(BaseModel):
     """The one extension (延期) of the answer deadline an agency may ask for."""
 
@@ -234,6 +248,10 @@ class Ticket(BaseModel):
     # Every reassignment by the triage desk and every return by an agency: where the ticket went or came back from,
     # against the model's category, for retraining the router (see RoutingLabel).
     routing_labels: list[RoutingLabel] = Field(default_factory=list)
+    # The `labelled` index holds only tickets with a routing label (labelled_pk is its one partition), by the time
+    # of the latest label: what `complaints labels export` reads (see lifecycle.labelled).
+    labelled_pk: str | None = None
+    labelled_at: str | None = None
     # What the scheduler must look at next (`accept`, `answer` or `rating`) and when (UTC, ISO 8601): the `due`
     # index holds only tickets with something due (due_pk is its one partition).
     due: Literal["accept", "answer", "rating"] | None = None

@@ -297,7 +297,8 @@ def _labels(ticket: Ticket) -> list[dict[str, Any]]:
 
 
 def _label(ticket: Ticket, kind: str, agency: str) -> dict[str, Any]:
-    """A routing label for retraining: the text, the agency it ended with or left, and the model's category."""
+    """A routing label for retraining: the text, the agency it ended with or left, and the model's category and
+    service."""
     return {"kind": kind, "agency": agency, "category": ticket.category, "service": ticket.service, "at": now_iso()}
 
 
