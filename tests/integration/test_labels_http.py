@@ -40,7 +40,7 @@ def test_assignments_and_returns_are_exported_as_rows_for_training(stack, tmp_pa
     exported = complaints_cli("labels", "export", "--url", stack.url, "--out", str(out), "--since", today)
     assert exported.returncode == 0, exported.stderr
     rows = _rows(out)
-    assert list(rows[0]) == ["text", "agency", "service", "category", "at", "returned_from"]
+    assert list(rows[0]) == ["text", "agency", "service", "category", "district", "at", "returned_from"]
     by_agency = {r["agency"]: r for r in rows if r["agency"] in ("zhzf", "scjg")}
     assert (by_agency["zhzf"]["text"], by_agency["zhzf"]["returned_from"]) == (UNCLEAR, "")
     assert by_agency["scjg"]["text"] == f"{BURNING_RUBBISH}，我的电话138＊＊＊＊＊＊78"

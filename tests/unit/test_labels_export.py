@@ -145,6 +145,7 @@ def test_assignments_and_returns_become_one_row_per_ticket_with_its_final_agency
             "agency": "jtj",
             "service": "env.burning",
             "category": "环境保护",
+            "district": "",
             "at": assigned_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "returned_from": "eco",
         },
@@ -153,6 +154,7 @@ def test_assignments_and_returns_become_one_row_per_ticket_with_its_final_agency
             "agency": "zjj",
             "service": "",
             "category": "",
+            "district": "",
             "at": rows[1]["at"],
             "returned_from": "",
         },
@@ -204,7 +206,7 @@ def test_complaints_train_reads_the_export_with_the_agency_as_label(city, ticket
     out = tmp_path / "labels.csv"
     count = labels_tool.export_file(tickets, out)
     assert count.rows == 3 and not (tmp_path / "labels.csv.part").exists()
-    assert out.read_bytes().startswith(b"text,agency,service,category,at,returned_from")
+    assert out.read_bytes().startswith(b"text,agency,service,category,district,at,returned_from")
     texts, agencies = training.read_labelled(out, label_col="agency")
     assert agencies == ["zjj", "jtj", "eco"]
     assert texts[0] == f"{UNCLEAR}，第1次\n换行也在一格里"

@@ -185,6 +185,7 @@ class LabelledTicket(BaseModel):
     agency: str | None = None
     category: str | None = None
     service: str | None = None
+    district: str | None = None  # a local matter's handler is the district's town
     routing_labels: list[RoutingLabel]
     labelled_at: str
 

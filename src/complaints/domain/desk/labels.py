@@ -19,7 +19,7 @@ from complaints.domain.ports import TicketRepository
 from complaints.domain.privacy import mask_personal_numbers
 from complaints.domain.tickets import LabelledTicket, Status
 
-COLUMNS = ("text", "agency", "service", "category", "at", "returned_from")
+COLUMNS = ("text", "agency", "service", "category", "district", "at", "returned_from")
 # Where a ticket is held by the agency a person assigned it to (or that answered it after a return).
 _HELD_BY_AGENCY = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.ANSWERED, Status.REOPENED, Status.CLOSED})
 
@@ -40,6 +40,7 @@ def row_of(ticket: LabelledTicket) -> dict[str, str] | None:
         "agency": ticket.agency,
         "service": ticket.service or "",
         "category": ticket.category or "",
+        "district": ticket.district or "",
         "at": max(label.at for label in ticket.routing_labels),
         # In the order they sent it back, each once.
         "returned_from": ";".join(dict.fromkeys(returned)),
