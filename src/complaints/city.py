@@ -320,6 +320,22 @@ class City:
                 if unknown:
                     raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
 
+    def _check_service(self, sv: Service, categories: set[str]) -> None:
+        where = f"service {sv.code} ({sv.name})"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", sv.code):
+            raise CityConfigError(f"service {sv.code!r}: a code is lower-case ascii letters, digits and -")
+        if sv.category not in categories:
+            raise CityConfigError(f"{where}: unknown category {sv.category!r}")
+        for agency_id in (sv.agency, *sv.co_agencies):
+            found = self._agency_by_id.get(agency_id)
+            if found is None:
+                raise CityConfigError(f"{where}: unknown agency {agency_id!r}")
+            if found.kind == "triage":
+                raise CityConfigError(f"{where}: {agency_id} is the triage desk")
+        if self._agency_by_id[sv.agency].kind != "department":
+            raise CityConfigError(f"{where}: agency must be a department (use local = true for the town)")
+        if sv.agency in sv.co_agencies:
+            raise CityConfigError(f"{where}: {sv.agency} is both agency and co-agency")
 
     def _check_services(self) -> None:
         if not self.services:
@@ -332,22 +348,7 @@ class City:
                 raise CityConfigError(f"service {what}s must be unique: {dup}")
         categories = {c.name for c in self.categories}
         for sv in self.services:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", sv.code):
-                raise CityConfigError(f"service {sv.code!r}: a code is lower-case ascii letters, digits and -")
-            if sv.category not in categories:
-                raise CityConfigError(f"service {sv.code} ({sv.name}): unknown category {sv.category!r}")
-            for agency_id in (sv.agency, *sv.co_agencies):
-                found = self._agency_by_id.get(agency_id)
-                if found is None:
-                    raise CityConfigError(f"service {sv.code} ({sv.name}): unknown agency {agency_id!r}")
-                if found.kind == "triage":
-                    raise CityConfigError(f"service {sv.code} ({sv.name}): {agency_id} is the triage desk")
-            if self._agency_by_id[sv.agency].kind != "department":
-                raise CityConfigError(
-                    f"service {sv.code} ({sv.name}): agency must be a department (use local = true for the town)"
-                )
-            if sv.agency in sv.co_agencies:
-                raise CityConfigError(f"service {sv.code} ({sv.name}): {sv.agency} is both agency and co-agency")
+            self._check_service(sv, categories)
         owners = {s.agency for s in self.services if not s.local}
         idle = [a.id for a in self.agencies if a.kind == "department" and a.id not in owners]
         if idle:

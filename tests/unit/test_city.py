@@ -119,7 +119,7 @@ def test_a_models_label_reads_as_a_service_a_category_or_an_agency(city):
         ('agency = "slj"\n', 'agency = "nobody"\n', "unknown agency"),
         ('agency = "slj"\n', 'agency = "town-mayu"\n', "must be a department"),
         ('co_agencies = ["jjdd"]', 'co_agencies = ["triage-desk"]', "triage desk"),
-        ('local = true\ndescription', 'local = "yes"\ndescription', "local must be true or false"),
+        ("local = true\ndescription", 'local = "yes"\ndescription', "local must be true or false"),
         ('code = "cj02"', 'code = "cj02"\nowner = "x"', "unknown keys"),
     ],
 )

@@ -491,7 +491,7 @@ def test_a_local_matter_with_no_district_goes_to_triage_to_find_where_it_is(city
 
 def test_co_recipients_get_a_masked_copy_addressed_to_them(city):
     desk = make_desk(city, category=service_code(city, "渣土车"))
-    r = run_pipeline(desk, "上望街道渣土车撒了一路泥，司机电话13812345678")
+    run_pipeline(desk, "上望街道渣土车撒了一路泥，司机电话13812345678")
     published = desk.notifier.published
     assert [(p["attributes"]["audience"], p["attributes"].get("agency")) for p in published] == [
         ("agency", "zhzf"),

@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     _data_columns(p)
     p.add_argument("--city", default=str(DEFAULT_CITY))
     p.add_argument("--seed", type=int, default=20261128)
-    p.add_argument("--per-category", type=int, default=BOOTSTRAP_PER_CATEGORY, help="bootstrap corpus size per category")
+    p.add_argument(
+        "--per-category", type=int, default=BOOTSTRAP_PER_CATEGORY, help="bootstrap corpus size per category"
+    )
     p.add_argument("--labels", help="the agencies' corrections (`complaints labels export`) to train on as well")
     p.add_argument("--holdout", type=float, default=0.2, help="newest share of --labels kept out for promote")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model that picks a corrected ticket's service")

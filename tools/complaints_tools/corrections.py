@@ -101,9 +101,11 @@ def as_labels(city: City, rows: Iterable[Correction], labels_are: str, model: An
         elif theirs and model is not None:
             codes = {s.code for s in theirs}
             proba = model.predict_proba_one(r.text)
-            best = max((p, c) for c, p in zip(model.classes_, proba, strict=True) if c in codes) if codes & set(
-                model.classes_
-            ) else None
+            best = (
+                max((p, c) for c, p in zip(model.classes_, proba, strict=True) if c in codes)
+                if codes & set(model.classes_)
+                else None
+            )
             if best is not None:
                 out.append((r.text, best[1]))
     return out

@@ -78,8 +78,9 @@ class TrainingResult:
     analyzer: Analyzer = field(repr=False)
 
     def describe(self) -> str:
+        model = f"{self.model_kind} C={self.best_c:g}"
         return (
-            f"{len(self.classes)} {self.labels} classes, {self.n_features} features, {self.model_kind} C={self.best_c:g}, "
+            f"{len(self.classes)} {self.labels} classes, {self.n_features} features, {model}, "
             f"cross-validated accuracy {self.cv_accuracy:.3f}, macro-F1 {self.cv_macro_f1:.3f}"
         )
 
@@ -415,7 +416,7 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         f"distinct terms in {scripts} that the model knows (its words, and its character pairs and triples). "
         "English, pinyin, emoji, digits alone and a single character have none. Only features that lean to some "
         f"classes count (entropy of P(class | feature) below {INFORMATIVE_MAX_ENTROPY:.0%} of its maximum: "
-        f"{sum(result.informative)} of {len(result.informative)}): greetings, \"请问\", \"怎么办\" and digits, "
+        f'{sum(result.informative)} of {len(result.informative)}): greetings, "请问", "怎么办" and digits, '
         "spread over all classes, are no evidence. The thresholds are in `model.json` (`evidence`).",
         "",
         "## Classes",

@@ -143,7 +143,8 @@ class TextClassifier:
             if at != len(blob):
                 raise ValueError(f"{len(blob) - at} bytes of weights left over")
             n, k = len(vocabulary), len(raw["classes"])
-            if len(arrays["idf"]) != n or len(arrays["offsets"]) != n + 1 or arrays["offsets"][-1] != len(arrays["values"]):
+            offsets = arrays["offsets"]
+            if len(arrays["idf"]) != n or len(offsets) != n + 1 or offsets[-1] != len(arrays["values"]):
                 raise ValueError(f"weights for another vocabulary than its {n} features")
             if arrays["classes"] and max(arrays["classes"]) >= k:
                 raise ValueError(f"weights for more than {k} classes")

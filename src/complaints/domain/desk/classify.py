@@ -38,7 +38,7 @@ class Classification:
             if ticket.district_source != "citizen":
                 # The citizen's own pick of a district stands: they know where they are better than the gazetteer.
                 fields |= {"district": match.district.name if match.district else None, "district_source": match.source}
-            district = fields["district"] if "district" in fields else ticket.district
+            district = fields.get("district", ticket.district)
             fields |= _category_fields(self.city, prediction, district)
             if prediction.no_evidence:
                 # The model's guess is kept out of the ticket, where it would read as a suggestion; the log has it.
