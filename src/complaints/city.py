@@ -249,9 +249,10 @@ class City:
         """What the common-word short form of `d` at text[start:end] means: the district, another place, or
         something else (an idiom, a brand, a building, an unmarked use)."""
         after = self._short_after_pattern.match(text, end)
-        if _inside_phrase(d.short, d.short_elsewhere, text, start, end, after):
+        elsewhere, not_in = self._phrase_patterns[d.id]
+        if _inside_phrase(elsewhere, text, start, end, after):
             return "elsewhere"
-        if _inside_phrase(d.short, d.short_not_in, text, start, end, after):
+        if _inside_phrase(not_in, text, start, end, after):
             return "other"
         g = self.gazetteer
         before = text[:start].rstrip()
@@ -265,6 +266,21 @@ class City:
         """Whether text[start:] follows the name of another place (C4市, 捞刀河镇), not one of short_before."""
         before = text[:start].rstrip()
         return before.endswith(self.gazetteer.other_place_before) and not before.endswith(self.gazetteer.short_before)
+
+    @cached_property
+    def _phrase_patterns(self) -> dict[str, tuple[_Phrases | None, _Phrases | None]]:
+        # One regex per district and kind, searched only around an occurrence: cheaper than a loop over phrases.
+        def compiled(phrases: tuple[str, ...], short: str) -> _Phrases | None:
+            if not phrases:
+                return None
+            pattern = re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)))
+            return _Phrases(pattern, max(p.find(short) for p in phrases), max(len(p) for p in phrases))
+
+        return {
+            d.id: (compiled(d.short_elsewhere, d.short), compiled(d.short_not_in, d.short))
+            for d in self.districts
+            if d.short_is_common_word
+        }
 
     @cached_property
     def _communities(self) -> frozenset[str]:
@@ -352,22 +368,27 @@ class City:
                     raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
 
 
-def _inside_phrase(
-    short: str, phrases: tuple[str, ...], text: str, start: int, end: int, after: re.Match[str] | None
-) -> bool:
+@dataclass(frozen=True)
+class _Phrases:
+    pattern: re.Pattern[str]
+    lead: int  # the most characters a phrase has before the short form
+    longest: int
+
+
+def _inside_phrase(phrases: _Phrases | None, text: str, start: int, end: int, after: re.Match[str] | None) -> bool:
     """Whether the short form at text[start:end] is part of one of `phrases` as written there.
 
     安阳市场 is no 安阳市: a context word after the short form that runs past the end of the phrase says the
     phrase is not what is written.
     """
-    for phrase in phrases:
-        at = phrase.find(short)
-        while at != -1:
-            if start - at >= 0 and text.startswith(phrase, start - at):
-                rest = len(phrase) - at - len(short)
-                if not (rest and after is not None and after.end() - end > rest):
-                    return True
-            at = phrase.find(short, at + 1)
+    if phrases is None:
+        return False
+    lo = max(0, start - phrases.lead)
+    for m in phrases.pattern.finditer(text, lo, lo + phrases.longest + phrases.lead):
+        if m.start() <= start and m.end() >= end:
+            rest = m.end() - end
+            if not (rest and after is not None and after.end() - end > rest):
+                return True
     return False
 
 
