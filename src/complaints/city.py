@@ -478,10 +478,14 @@ def _gazetteer(table: dict[str, Any]) -> Gazetteer:
     unknown = set(table) - _GAZETTEER_KEYS
     if unknown:
         raise CityConfigError(f"[gazetteer]: unknown keys {sorted(unknown)}")
-    values: dict[str, Any] = {k: tuple(v) for k, v in table.items() if k != "name_chars"}
-    for key, words in values.items():
-        if not all(isinstance(w, str) and w for w in words):
+    values: dict[str, Any] = {}
+    for key, words in table.items():
+        if key == "name_chars":
+            continue
+        # a bare string would pass as its characters: "瑞安" is no ["瑞", "安"]
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
             raise CityConfigError(f"[gazetteer]: {key} must be a list of non-empty strings")
+        values[key] = tuple(words)
     if "name_chars" in table:
         if isinstance(table["name_chars"], bool) or not isinstance(table["name_chars"], int) or table["name_chars"] < 1:
             raise CityConfigError("[gazetteer]: name_chars must be a positive whole number")

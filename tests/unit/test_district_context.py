@@ -210,6 +210,12 @@ def test_unknown_gazetteer_keys_are_refused(tmp_path, city_file):
         load_city(path)
 
 
+def test_a_gazetteer_word_list_written_as_one_string_is_refused(tmp_path, city_file):
+    path = _variant(tmp_path, city_file, 'ambiguous = ["飞云江", "温瑞塘河"]', 'ambiguous = "飞云江"')
+    with pytest.raises(CityConfigError, match="ambiguous must be a list"):
+        load_city(path)
+
+
 def test_without_a_gazetteer_table_common_words_never_count_alone(tmp_path, city_file):
     text = city_file.read_text(encoding="utf-8")
     start = text.index("[gazetteer]")
