@@ -25,6 +25,8 @@ MAX_DISTRICT_DISTANCE_KM = 40.0
 AGENCY, COPY = "agency", "copy"
 # The `audience` of the masked copy for a service's co-recipients (协办单位), addressed by their agency id.
 CO = "co"
+# Characters no road or estate name is made of in "安阳的虹桥路": function words and common verbs of a sentence.
+_NOT_IN_NAMES = "的了是在到得很太有没不也都就把被让给对和与跟照说看要会能"
 
 
 class CityConfigError(ValueError):
@@ -107,6 +109,35 @@ class District:
     short_is_common_word: bool = False
     aliases: tuple[str, ...] = ()
     communities: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # roads, landmarks, markets, schools, hospitals... inside the district
+    short_not_in: tuple[str, ...] = ()  # phrases in which a common-word short form is another word (东山再起)
+    short_elsewhere: tuple[str, ...] = ()  # phrases in which it names another place (河南安阳): then, all the text
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """`[gazetteer]`: when a short form that is an everyday word (安阳, 东山 ...) names its district.
+
+    Such a short form counts when a word of `short_before` is right before it (在锦湖), or right after it: a word
+    of `short_after` (锦湖这边); a noun of `short_nouns` or a name of the gazetteer, a word of `short_links`
+    between or not (东山菜场, 飞云这个路口, 安阳万松路); a noun of `short_link_nouns` after a link (东山的学校);
+    or 的, a name of at most `name_chars` characters and a word of `road_suffixes` (安阳的虹桥路).
+    It does not count inside a phrase of its district's `short_not_in` (东山再起) nor inside a name of
+    `ambiguous` (飞云江: names of no single district). Right after a word of `other_place_before` (C4市东山中学)
+    or inside a phrase of its district's `short_elsewhere` (河南安阳) it names another place, and then counts
+    nowhere in the text; so does a community right after such a word (捞刀河镇高岭村).
+    """
+
+    short_before: tuple[str, ...] = ()
+    short_before_not: tuple[str, ...] = ()  # 现在/正在 ...: the 在 of a longer word, not "in"
+    other_place_before: tuple[str, ...] = ()  # 市/县/镇 ...: right before, the name is in another address
+    short_after: tuple[str, ...] = ()
+    short_links: tuple[str, ...] = ()
+    short_nouns: tuple[str, ...] = ()
+    short_link_nouns: tuple[str, ...] = ()  # only after a link: 东山中学 is a school of many cities, 东山的学校 ours
+    road_suffixes: tuple[str, ...] = ()
+    name_chars: int = 4
+    ambiguous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,7 @@ class City:
     districts: tuple[District, ...]
     services: tuple[Service, ...] = ()
     weibo_account: str | None = None  # the board's Weibo screen name, as citizens @-mention it
+    gazetteer: Gazetteer = Gazetteer()
     calendar: WorkingCalendar = WorkingCalendar()
     _default_limits: ServiceLimits = ServiceLimits()
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
@@ -218,10 +250,12 @@ class City:
         return f"{self.public_base_url.rstrip('/')}/agency/tickets/{ticket_id}"
 
     def tokenizer_words(self) -> list[str]:
-        """Words the tokenizer keeps whole: every place name (with short forms and communities), category terms."""
+        """Words the tokenizer keeps whole: every place name (short forms, communities, roads and landmarks,
+        names of no single district), category terms."""
         terms: list[str] = []
         for d in self.districts:
-            terms += [d.name, d.short, *d.aliases, *d.communities]
+            terms += [d.name, d.short, *d.aliases, *d.communities, *d.places]
+        terms += self.gazetteer.ambiguous
         for c in self.categories:
             terms += c.keywords
         for sv in self.services:
@@ -265,36 +299,138 @@ class City:
     def district_in_text(self, text: str) -> District | None:
         """The district named most often in the text (ties: the one named first).
 
-        Short forms that are everyday words (高楼 "tall building", 东山 ...) count only as part of a longer
-        name (高楼镇) or a community; the others count on their own.
+        Full names, aliases, communities, places and plain short forms count wherever they appear. Short forms
+        that are everyday words (高楼 "tall building", 东山 ...) count only in the contexts of `[gazetteer]`
+        (锦湖这边, 在玉海, 安阳的虹桥路 ...), never inside a phrase that means something else (高楼大厦) or inside
+        a name of no single district (飞云江). A short form or community that names another place somewhere in
+        the text (河南安阳, C4市东山中学, 捞刀河镇高岭村) counts nowhere in it: one sense per text.
         """
+        found: list[tuple[str, str, int]] = []  # (district id, the name as written, where)
+        elsewhere: set[str] = set()  # names that, in this text, are another place's
+        previous_end = -1
+        for m in self._place_pattern.finditer(text):
+            name, did = m.group(0), self._place_index.get(m.group(0))
+            follows_name, previous_end = m.start() == previous_end, m.end()
+            if did is not None:
+                if name in self._communities and not follows_name and self._after_other_place(text, m.start()):
+                    elsewhere.add(name)  # 捞刀河镇高岭村: another town's village with the name of one of ours
+                else:
+                    found.append((did, name, m.start()))
+                continue
+            common = self._common_short.get(name)
+            sense = self._short_sense(common, text, m.start(), m.end()) if common else "other"
+            if sense == "elsewhere":
+                elsewhere.add(name)
+            elif sense == "district":
+                found.append((common.id, name, m.start()))
         counts: dict[str, int] = {}
         first: dict[str, int] = {}
-        for m in self._place_pattern.finditer(text):
-            did = self._place_index[m.group(0)]
-            counts[did] = counts.get(did, 0) + 1
-            first.setdefault(did, m.start())
+        for did, name, at in found:
+            if name not in elsewhere:
+                counts[did] = counts.get(did, 0) + 1
+                first.setdefault(did, at)
         if not counts:
             return None
         best = min(counts, key=lambda did: (-counts[did], first[did]))
         return next(d for d in self.districts if d.id == best)
 
+    def _short_sense(self, d: District, text: str, start: int, end: int) -> Literal["district", "elsewhere", "other"]:
+        """What the common-word short form of `d` at text[start:end] means: the district, another place, or
+        something else (an idiom, a brand, a building, an unmarked use)."""
+        after = self._short_after_pattern.match(text, end)
+        elsewhere, not_in = self._phrase_patterns[d.id]
+        if _inside_phrase(elsewhere, text, start, end, after):
+            return "elsewhere"
+        if _inside_phrase(not_in, text, start, end, after):
+            return "other"
+        g = self.gazetteer
+        before = text[:start].rstrip()
+        if before.endswith(g.short_before):
+            return "district" if not before.endswith(g.short_before_not) or after is not None else "other"
+        if self._after_other_place(text, start):
+            return "elsewhere"  # C4市东山中学: another city's school
+        return "district" if after is not None else "other"
+
+    def _after_other_place(self, text: str, start: int) -> bool:
+        """Whether text[start:] follows the name of another place (C4市, 捞刀河镇), not one of short_before."""
+        before = text[:start].rstrip()
+        return before.endswith(self.gazetteer.other_place_before) and not before.endswith(self.gazetteer.short_before)
+
+    @cached_property
+    def _phrase_patterns(self) -> dict[str, tuple[_Phrases | None, _Phrases | None]]:
+        # One regex per district and kind, searched only around an occurrence: cheaper than a loop over phrases.
+        def compiled(phrases: tuple[str, ...], short: str) -> _Phrases | None:
+            if not phrases:
+                return None
+            pattern = re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)))
+            return _Phrases(pattern, max(p.find(short) for p in phrases), max(len(p) for p in phrases))
+
+        return {
+            d.id: (compiled(d.short_elsewhere, d.short), compiled(d.short_not_in, d.short))
+            for d in self.districts
+            if d.short_is_common_word
+        }
+
+    @cached_property
+    def _communities(self) -> frozenset[str]:
+        return frozenset(c for d in self.districts for c in d.communities)
+
+    @cached_property
+    def _common_short(self) -> dict[str, District]:
+        return {d.short: d for d in self.districts if d.short_is_common_word}
+
     @cached_property
     def _place_index(self) -> dict[str, str]:
+        # Every name that decides a district on its own; _check has refused a name listed in two districts.
         index: dict[str, str] = {}
         for d in self.districts:
-            names = [d.name, *d.aliases, *d.communities]
-            if not d.short_is_common_word:
-                names.append(d.short)
-            for term in names:
-                index.setdefault(term, d.id)
+            for term in _own_names(d):
+                index[term] = d.id
+        for term in self.gazetteer.ambiguous:
+            index.pop(term, None)
         return index
 
     @cached_property
     def _place_pattern(self) -> re.Pattern[str]:
-        # Longest first, so that 上望街道 wins over 上望 at the same position.
-        terms = sorted(self._place_index, key=len, reverse=True)
-        return re.compile("|".join(re.escape(t) for t in terms))
+        # Longest first, so that 上望街道 wins over 上望, and 飞云江 (no district) over 飞云, at the same position.
+        terms = {*self._place_index, *self._common_short, *self.gazetteer.ambiguous}
+        return re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
+
+    @cached_property
+    def _short_after_pattern(self) -> re.Pattern[str]:
+        g = self.gazetteer
+
+        def alt(words: tuple[str, ...] | list[str]) -> str:
+            return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) or "(?!)"
+
+        names = [t for t in self._place_index if len(t) > 1]
+        links = alt(g.short_links)
+        # 的, then a name of a few characters that are no function words (高楼的灯光照到小区 is no road), then 路/街...
+        road = f"的[^\\W\\d_{_NOT_IN_NAMES}]{{1,{g.name_chars}}}?"
+        # A space may stand between (锦湖 这边): people type one on phones.
+        return re.compile(
+            f"\\s*(?:{alt(g.short_after)}|(?:{links})?(?:{alt(g.short_nouns)}|{alt(names)})"
+            f"|(?:{links})(?:{alt(g.short_link_nouns)})"
+            f"|{road}(?:{alt(g.road_suffixes)}))"
+        )
+
+    def _check_gazetteer(self) -> None:
+        """A name listed in two districts is refused unless `[gazetteer] ambiguous` declares it (then it decides
+        neither); a district's negative phrases must contain its short form."""
+        owner: dict[str, str] = {}
+        ambiguous = set(self.gazetteer.ambiguous)
+        for d in self.districts:
+            for key in ("short_not_in", "short_elsewhere"):
+                for phrase in getattr(d, key):
+                    if d.short not in phrase:
+                        raise CityConfigError(f"district {d.name}: {key} {phrase!r} does not contain {d.short!r}")
+            for term in dict.fromkeys([*_own_names(d), d.short]):
+                other = owner.setdefault(term, d.name)
+                if other != d.name and term not in ambiguous:
+                    raise CityConfigError(
+                        f"{term!r} is listed in {other} and {d.name}: list it in one, or declare it in "
+                        "[gazetteer] ambiguous"
+                    )
 
     def _check(self) -> None:
         ids = [a.id for a in self.agencies]
@@ -310,6 +446,7 @@ class City:
             if d.agency not in self._agency_by_id:
                 raise CityConfigError(f"district {d.name}: unknown agency {d.agency!r}")
         self._check_services()
+        self._check_gazetteer()
         for a in self.agencies:
             if a.kind not in ("department", "town", "triage"):
                 raise CityConfigError(f"agency {a.id}: kind must be department, town or triage, not {a.kind!r}")
@@ -353,6 +490,36 @@ class City:
         idle = [a.id for a in self.agencies if a.kind == "department" and a.id not in owners]
         if idle:
             raise CityConfigError(f"departments that handle no service (give each at least one): {idle}")
+
+
+@dataclass(frozen=True)
+class _Phrases:
+    pattern: re.Pattern[str]
+    lead: int  # the most characters a phrase has before the short form
+    longest: int
+
+
+def _inside_phrase(phrases: _Phrases | None, text: str, start: int, end: int, after: re.Match[str] | None) -> bool:
+    """Whether the short form at text[start:end] is part of one of `phrases` as written there.
+
+    安阳市场 is no 安阳市: a context word after the short form that runs past the end of the phrase says the
+    phrase is not what is written.
+    """
+    if phrases is None:
+        return False
+    lo = max(0, start - phrases.lead)
+    for m in phrases.pattern.finditer(text, lo, lo + phrases.longest + phrases.lead):
+        if m.start() <= start and m.end() >= end:
+            rest = m.end() - end
+            if not (rest and after is not None and after.end() - end > rest):
+                return True
+    return False
+
+
+def _own_names(d: District) -> list[str]:
+    """The names that decide `d` wherever they appear: all but a short form that is an everyday word."""
+    names = [d.name, *d.aliases, *d.communities, *d.places]
+    return names if d.short_is_common_word else [*names, d.short]
 
 
 def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -412,9 +579,13 @@ def load_city(path: str | Path) -> City:
                     short_is_common_word=bool(x.get("short_is_common_word", False)),
                     aliases=tuple(x.get("aliases", ())),
                     communities=tuple(x.get("communities", ())),
+                    places=tuple(x.get("places", ())),
+                    short_not_in=tuple(x.get("short_not_in", ())),
+                    short_elsewhere=tuple(x.get("short_elsewhere", ())),
                 )
                 for x in raw["districts"]
             ),
+            gazetteer=_gazetteer(raw.get("gazetteer", {})),
             calendar=_calendar(raw.get("calendar", {}), raw.get("service_hours", {})),
             _default_limits=limits,
         )
@@ -446,6 +617,27 @@ def _service(x: dict[str, Any], categories: dict[str, ServiceLimits], defaults: 
         description=x.get("description", ""),
         limits=_limits(x, categories.get(x["category"], defaults), where),
     )
+_GAZETTEER_KEYS = {f.name for f in dataclasses.fields(Gazetteer)}
+
+
+def _gazetteer(table: dict[str, Any]) -> Gazetteer:
+    """`[gazetteer]`; optional: without it, a short form that is an everyday word never counts alone."""
+    unknown = set(table) - _GAZETTEER_KEYS
+    if unknown:
+        raise CityConfigError(f"[gazetteer]: unknown keys {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key, words in table.items():
+        if key == "name_chars":
+            continue
+        # a bare string would pass as its characters: "瑞安" is no ["瑞", "安"]
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+            raise CityConfigError(f"[gazetteer]: {key} must be a list of non-empty strings")
+        values[key] = tuple(words)
+    if "name_chars" in table:
+        if isinstance(table["name_chars"], bool) or not isinstance(table["name_chars"], int) or table["name_chars"] < 1:
+            raise CityConfigError("[gazetteer]: name_chars must be a positive whole number")
+        values["name_chars"] = table["name_chars"]
+    return Gazetteer(**values)
 
 
 def _limits(table: dict[str, Any], defaults: ServiceLimits, where: str) -> ServiceLimits:
