@@ -41,7 +41,7 @@ WEIGHTS_PER_CLASS = 1500
 # P(class | feature), with each class weighted as if all were the same size, below this share of the most it
 # could be (log of the number of classes, or of its documents when fewer).
 # "到底怎么办" or "这个事情" sit near 1; "路灯" or "工资" far below (courtesy words and digits never count).
-INFORMATIVE_MAX_ENTROPY = 0.85
+INFORMATIVE_MAX_ENTROPY = 0.9
 MODELS = {
     "logreg": "multinomial logistic regression (softmax probabilities)",
     "svm": "linear SVM, per-category sigmoid calibration on 5-fold cross-validated scores (sum capped at 1)",
