@@ -89,7 +89,7 @@ class Analyzer:
         stop = self.stopwords
         keep = _KEEP.search
         # (A token that _KEEP finds a character in is never blank: no need for jieba's w.strip() test.)
-        return [w for w in self._segmenter.cut(normalized) if w not in stop and keep(w)]
+        return [w for w in self._segmenter.cut_kept(normalized, _KEEP) if w not in stop and keep(w)]
 
     def __call__(self, text: str) -> list[str]:
         normalized = normalize(text)

@@ -71,6 +71,24 @@ class Segmenter:
                 out += _cut_other(blk)
         return out
 
+    def cut_kept(self, text: str, keep: re.Pattern) -> list[str]:
+        """`cut(text)` less the tokens outside word blocks that `keep` finds nothing in.
+
+        Outside word blocks every token is one character or white space: keeping those `keep` finds (one
+        character long, so never white space) is one C-level findall instead of a token at a time.
+        """
+        out: list[str] = []
+        blocks = _HAN.split(text)
+        findall = keep.findall
+        cut_block = self._cut_block
+        for i in range(0, len(blocks) - 1, 2):
+            if blocks[i]:
+                out += findall(blocks[i])
+            out += cut_block(blocks[i + 1])
+        if blocks[-1]:
+            out += findall(blocks[-1])
+        return out
+
     def _cut_block(self, blk: str) -> list[str]:
         get = self.freq.get
         log = math.log
