@@ -3,8 +3,8 @@
 The same regex blocks, the same directed graph of dictionary words, the same maximum-probability route with the
 same tie-break (the longer word when two routes score equally), the same run of single Latin letters and digits
 glued into one token, and the same frequencies for added words (`add_word`, `suggest_freq`). What differs is the
-cost: no generators or tuples per character, and no jieba import (its HMM tables alone take a tenth of a second
-to import) — so a message is cut in less than half of jieba's time and a cold start skips jieba altogether.
+cost: no generators or tuples per character, and no jieba import (it loads HMM tables the no-HMM cut never
+uses) — so a message is cut in about half of jieba's time and a cold start skips jieba altogether.
 A test checks that both give the same words on the bootstrap corpus and on real messages.
 
 The word list loads from two shipped files: `dict.txt` (word, frequency) and `prefixes.txt`, every proper
