@@ -1,7 +1,10 @@
 """Classifier benchmark: quality on real messages, cold start, warm prediction and package size.
 
 Every speed figure is measured side by side with a baseline in the same run — the same fitted model as a
-scikit-learn pipeline loaded with joblib — and printed as a ratio. Quality uses ../shared/data/gov-messages
+scikit-learn pipeline loaded with joblib — and printed as a ratio. The tokenizer is also measured against the
+one it replaced: the same runtime with jieba's own cut (complaints_tools.reference_analyzer), for the analyzer
+alone, the whole prediction and the cold start, interleaved message by message (and process by process) so that
+both see the same machine load. Quality uses ../shared/data/gov-messages
 (train on train.csv, evaluate on test.csv and on zhejiang.csv's labelled rows); without it the timings use a
 model trained on the bootstrap corpus and the quality figures are null. The last line is one JSON object.
 
@@ -31,6 +34,13 @@ RUNTIME_COLD = """
 from complaints.classifier.model import TextClassifier
 TextClassifier.load({model!r}).predict({text!r})
 """
+# The runtime as it was: jieba's cut (imported, its prefix dictionary derived) in place of the segmenter.
+JIEBA_COLD = """
+from complaints.classifier import model
+from complaints_tools.reference_analyzer import JiebaAnalyzer
+model.Analyzer = JiebaAnalyzer
+model.TextClassifier.load({model!r}).predict({text!r})
+"""
 SKLEARN_COLD = """
 import joblib
 joblib.load({pipeline!r}).predict_proba([{text!r}])
@@ -45,6 +55,36 @@ def cold_start(code: str, repeat: int) -> float:
         subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def cold_starts(codes: list[str], repeat: int) -> list[float]:
+    """Median wall time of a fresh interpreter running each of `codes`, the codes taking turns."""
+    times: list[list[float]] = [[] for _ in codes]
+    for _ in range(repeat):
+        for code, out in zip(codes, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def paired(fns, texts: list[str]) -> list[list[float]]:
+    """Seconds per message for each of `fns`, taking turns on each message (a pass first, to warm caches)."""
+    for fn in fns:
+        for t in texts[:50]:
+            fn(t)
+    out: list[list[float]] = [[] for _ in fns]
+    for t in texts:
+        for fn, times in zip(fns, out, strict=True):
+            start = time.perf_counter()
+            fn(t)
+            times.append(time.perf_counter() - start)
+    return out
+
+
+def median_p95_ms(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1e3, ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1e3
 
 
 def per_message(fn, texts: list[str]) -> list[float]:
@@ -95,6 +135,7 @@ def main() -> int:
     from complaints.classifier.model import TextClassifier
     from complaints_tools import evaluate, training
     from complaints_tools.bootstrap import Place, generate
+    from complaints_tools.reference_analyzer import JiebaAnalyzer
 
     city = load_city(ROOT / "city" / "ruian.toml")
     data = Path(args.data)
@@ -130,7 +171,13 @@ def main() -> int:
         print("  precision at coverage " + ", ".join(f"{c}: {p:.3f}" for c, p in m["precision_at_coverage"].items()))
         print(f"zhejiang.csv labelled rows ({zj['n']}, out of domain): accuracy {zj['accuracy']:.3f}")
 
-    cold = cold_start(RUNTIME_COLD.format(model=str(work / "model"), text=FIRST), args.repeat)
+    cold, cold_jieba = cold_starts(
+        [c.format(model=str(work / "model"), text=FIRST) for c in (RUNTIME_COLD, JIEBA_COLD)], args.repeat
+    )
+    print(
+        f"cold start (median of {args.repeat} fresh processes each, taking turns): runtime {cold:.3f} s, "
+        f"with jieba's cut {cold_jieba:.3f} s — {cold_jieba / cold:.2f}x faster"
+    )
     cold_sk = cold_start(SKLEARN_COLD.format(pipeline=str(work / "pipeline.joblib"), text=FIRST), args.repeat)
     print(
         f"cold start (median of {args.repeat} fresh processes): runtime {cold:.3f} s, scikit-learn + joblib "
@@ -146,6 +193,23 @@ def main() -> int:
         f"— {warm_sk / warm:.1f}x faster; {rate:.0f} messages/s on one core"
     )
 
+    jieba_runtime = TextClassifier.load(work / "model")
+    jieba_runtime.analyzer = JiebaAnalyzer(runtime.analyzer.spec, runtime.analyzer.extra_words)
+    an, an_jieba = paired([runtime.analyzer, jieba_runtime.analyzer], test_texts)
+    pr, pr_jieba = paired([runtime.predict, jieba_runtime.predict], test_texts)
+    tok = {
+        "analyzer": median_p95_ms(an),
+        "analyzer_jieba": median_p95_ms(an_jieba),
+        "predict": median_p95_ms(pr),
+        "predict_jieba": median_p95_ms(pr_jieba),
+    }
+    for what, key in (("analyzer alone", "analyzer"), ("whole prediction", "predict")):
+        (med, p95), (med_j, p95_j) = tok[key], tok[key + "_jieba"]
+        print(
+            f"{what}, {len(test_texts)} messages taking turns: median {med:.3f} ms, p95 {p95:.3f} ms; with jieba's "
+            f"cut {med_j:.3f} ms, {p95_j:.3f} ms — {med_j / med:.2f}x, {p95_j / p95:.2f}x faster"
+        )
+
     size = package_mb()
     city_size = None
     if size is None:
@@ -158,6 +222,15 @@ def main() -> int:
     figures |= {
         "cold_start_s": cold,
         "cold_start_sklearn_s": cold_sk,
+        "cold_start_jieba_s": cold_jieba,
+        "analyzer_ms_median": tok["analyzer"][0],
+        "analyzer_ms_p95": tok["analyzer"][1],
+        "analyzer_ms_median_jieba": tok["analyzer_jieba"][0],
+        "analyzer_ms_p95_jieba": tok["analyzer_jieba"][1],
+        "predict_ms_median_paired": tok["predict"][0],
+        "predict_ms_p95_paired": tok["predict"][1],
+        "predict_ms_median_jieba": tok["predict_jieba"][0],
+        "predict_ms_p95_jieba": tok["predict_jieba"][1],
         "warm_ms_median": warm,
         "warm_ms_median_sklearn": warm_sk,
         "messages_per_s": rate,

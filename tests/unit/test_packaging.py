@@ -39,6 +39,17 @@ def test_lambda_code_imports_no_scikit_learn():
             assert "sklearn" not in text and "scipy" not in text, path
 
 
+def test_lambda_code_imports_no_jieba():
+    # The classifier cuts words with its own copy of jieba's cut (complaints.classifier.segmenter); jieba is a
+    # development dependency, absent from the layer, so an import of it would fail only in Lambda.
+    for base in (ROOT / "src", ROOT / "functions"):
+        for path in base.rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+            assert "jieba" not in names, path
+
+
 def test_the_published_openapi_document_matches_the_code():
     from complaints_tools.openapi import DOC, generate
 

@@ -5,17 +5,19 @@ Both sides call the same `Analyzer`, so the runtime sees exactly the features th
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-import jieba
+from complaints.classifier.segmenter import Segmenter
 
 _DATA = resources.files("complaints.classifier") / "data"
 _DIGITS = re.compile(r"\d+")
 _KEEP = re.compile(r"[\u4e00-\u9fff0-9a-z]")
+_DROP = re.compile(r"[^\u4e00-\u9fff0-9a-z]")  # everything _KEEP does not find
 
 
 def _read_lines(name: str) -> list[str]:
@@ -48,36 +50,36 @@ class AnalyzerSpec:
         return cls((int(w[0]), int(w[1])), (int(c[0]), int(c[1])), bool(d.get("hmm", True)))
 
 
-def _tokenizer() -> jieba.Tokenizer:
-    """A jieba tokenizer on the shipped word list, built in memory.
-
-    jieba's own `initialize()` would load its full dictionary and try to write a cache file; here nothing is
-    written, so it works on Lambda's read-only file system and costs the same on every cold start.
-    """
-    tokenizer = jieba.Tokenizer()
-    with (_DATA / "dict.txt").open("rb") as f:
-        tokenizer.FREQ, tokenizer.total = jieba.Tokenizer.gen_pfdict(f)
-    tokenizer.initialized = True
-    return tokenizer
+def _segmenter() -> Segmenter:
+    """jieba's no-HMM cut on the shipped word list, built in memory: nothing is written (Lambda's file system is
+    read-only) and jieba itself is not imported."""
+    return Segmenter.from_text(
+        (_DATA / "dict.txt").read_text(encoding="utf-8"), (_DATA / "prefixes.txt").read_text(encoding="utf-8")
+    )
 
 
 class Analyzer:
-    """jieba words (with a user dictionary and stop words) as word n-grams, plus character n-grams."""
+    """jieba words (with a user dictionary and stop words) as word n-grams, plus character n-grams.
+
+    The words are jieba's (complaints.classifier.segmenter repeats its cut exactly; a test holds it to jieba).
+    """
 
     def __init__(self, spec: AnalyzerSpec | None = None, extra_words: Iterable[str] = ()) -> None:
         self.spec = spec or AnalyzerSpec()
+        if self.spec.hmm:
+            raise ValueError("the runtime tokenizer cuts as jieba does without its HMM; hmm must be false")
         self.extra_words = tuple(extra_words)
         self.stopwords = frozenset(_read_lines("stopwords.txt"))
-        self._tokenizer = _tokenizer()
+        self._segmenter = _segmenter()
         for line in _read_lines("userdict.txt"):
             parts = line.split()
-            self._tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
+            self._segmenter.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
         for word in self.extra_words:
             if len(word) > 1:
-                self._tokenizer.add_word(word)
+                self._segmenter.add_word(word)
 
     def __reduce__(self):
-        # jieba's tokenizer holds a lock and cannot be pickled; a pickled pipeline rebuilds it when loaded.
+        # A pickled pipeline rebuilds the word list when loaded rather than carrying it.
         return (Analyzer, (self.spec, self.extra_words))
 
     def words(self, text: str) -> list[str]:
@@ -85,11 +87,9 @@ class Analyzer:
 
     def _words(self, normalized: str) -> list[str]:
         stop = self.stopwords
-        return [
-            w
-            for w in self._tokenizer.lcut(normalized, HMM=self.spec.hmm)
-            if w not in stop and _KEEP.search(w) and w.strip()
-        ]
+        keep = _KEEP.search
+        # (A token that _KEEP finds a character in is never blank: no need for jieba's w.strip() test.)
+        return [w for w in self._segmenter.cut_kept(normalized, _KEEP) if w not in stop and keep(w)]
 
     def __call__(self, text: str) -> list[str]:
         normalized = normalize(text)
@@ -98,11 +98,17 @@ class Analyzer:
         lo, hi = self.spec.word_ngrams
         for n in range(lo, hi + 1):
             if n == 1:
-                feats += ["w:" + w for w in words]
+                feats += map("w:".__add__, words)
             else:
                 feats += ["w:" + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
-        chars = "".join(_KEEP.findall(normalized))
+        chars = _DROP.sub("", normalized)  # "".join(_KEEP.findall(...)) in one pass
         lo, hi = self.spec.char_ngrams
-        for n in range(lo, hi + 1):
-            feats += ["c:" + chars[i : i + n] for i in range(len(chars) - n + 1)]
+        # The n-grams of each length, built from the (n-1)-grams by one C-level map each: "c:ab" + "c".
+        grams: Iterable[str] = map("c:".__add__, chars)
+        for n in range(1, hi + 1):
+            if n > 1:
+                grams = map(operator.add, grams, chars[n - 1 :])
+            if n >= lo:
+                grams = list(grams)
+                feats += grams
         return feats
