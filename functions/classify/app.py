@@ -1,6 +1,6 @@
-"""Classify: for each queued ticket, predict category and district, then queue it for routing.
+"""Classify: for each queued ticket, predict the kind of problem and the district, then queue it for routing.
 
-The model and jieba load once, at Lambda init.
+The model and the tokenizer's word list load once, at Lambda init.
 """
 
 from __future__ import annotations

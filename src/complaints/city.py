@@ -617,6 +617,8 @@ def _service(x: dict[str, Any], categories: dict[str, ServiceLimits], defaults: 
         description=x.get("description", ""),
         limits=_limits(x, categories.get(x["category"], defaults), where),
     )
+
+
 _GAZETTEER_KEYS = {f.name for f in dataclasses.fields(Gazetteer)}
 
 

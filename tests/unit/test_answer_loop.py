@@ -246,6 +246,20 @@ def test_the_triage_desk_assigns_and_the_new_agency_is_notified_with_deadlines(d
         desk.triage.assign(staff(city, "triage-desk"), ticket.id, "eco")
 
 
+def test_the_triage_desk_sees_the_services_of_the_top_three_with_who_handles_each_in_the_district(desk, city):
+    ticket = desk.dispatched()
+    muck, road = (next(s.code for s in city.services if s.name == n) for n in ("渣土车", "村道破损"))
+    update = {"top3": [(muck, 0.5), (road, 0.3), ("环境保护", 0.1)], "district": "塘下镇"}
+    desk.tickets.items[ticket.id] = ticket.model_copy(update=update)
+    desk.work.return_ticket(staff(city, "eco"), ticket.id, "不属于本单位")
+    view = desk.work.ticket(staff(city, "triage-desk"), ticket.id)
+    assert [(s["service"] and s["service"]["name"], s["category"], s["agency"]["id"]) for s in view["top3"]] == [
+        ("渣土车", "交通运输", "zhzf"),
+        ("村道破损", "交通运输", "town-tangxia"),  # a local matter: the town of the ticket's district
+        (None, "环境保护", "eco"),
+    ]
+
+
 def test_the_triage_desk_sees_the_classifiers_top_three_with_the_agency_answering_each(desk, city):
     ticket = desk.dispatched()
     top3 = {"top3": [("交通运输", 0.41), ("环境保护", 0.38), ("城乡建设", 0.09)]}
@@ -253,9 +267,14 @@ def test_the_triage_desk_sees_the_classifiers_top_three_with_the_agency_answerin
     desk.work.return_ticket(staff(city, "eco"), ticket.id, "不属于本单位")
     view = desk.work.ticket(staff(city, "triage-desk"), ticket.id)
     assert view["top3"] == [
-        {"category": "交通运输", "probability": 0.41, "agency": {"id": "jtj", "name": "市交通运输局"}},
-        {"category": "环境保护", "probability": 0.38, "agency": {"id": "eco", "name": "市生态环境局"}},
-        {"category": "城乡建设", "probability": 0.09, "agency": {"id": "zjj", "name": city.agency("zjj").name}},
+        {"service": None, "category": "交通运输", "probability": 0.41, "agency": {"id": "jtj", "name": "市交通运输局"}},
+        {"service": None, "category": "环境保护", "probability": 0.38, "agency": {"id": "eco", "name": "市生态环境局"}},
+        {
+            "service": None,
+            "category": "城乡建设",
+            "probability": 0.09,
+            "agency": {"id": "zjj", "name": city.agency("zjj").name},
+        },
     ]
 
 

@@ -138,8 +138,11 @@ def test_the_agency_gets_the_text_as_written_and_the_town_only_the_masked_copy(s
         inboxes[agency_id] = url
     attrs = {"department": "市生态环境局", "district": "上望街道", "ticket_no": "1"}
     notices = [
-        Notice(who, "dispatch", f"[ruian] #1 {who}", {"default": text}, {**attrs, "audience": who})
-        for who, text in ((AGENCY, "全文 13812345678"), (COPY, "全文 138＊＊＊＊＊＊78"))
+        Notice(who, "dispatch", f"[ruian] #1 {who}", {"default": text}, {**attrs, "audience": who, **extra})
+        for who, text, extra in (
+            (AGENCY, "全文 13812345678", {"agency": "eco"}),
+            (COPY, "全文 138＊＊＊＊＊＊78", {}),
+        )
     ]
     assert SnsNotifier({"dispatch": dispatch}).publish_batch("dispatch", notices) == []
     got = {

@@ -57,11 +57,15 @@ def test_model_card_says_what_the_model_is(small_model):
         assert fact in card
 
 
-def test_the_bundled_model_routes_obvious_complaints(model_dir):
+def test_the_bundled_model_routes_obvious_complaints(model_dir, city):
     model = TextClassifier.load(model_dir)
-    assert model.predict("上望街道薛里村有人焚烧垃圾，黑烟很大，气味刺鼻").category == "环境保护"
-    assert model.predict("老板拖欠我们三个月工资不发").category == "劳动和社会保障"
-    assert model.predict("公交车班次太少，等车要一个小时").category == "交通运输"
+    assert model.labels == "service"
+    kind = {s.code: s.name for s in city.services}
+    assert kind[model.predict("上望街道薛里村有人焚烧垃圾，黑烟很大，气味刺鼻").label] == "焚烧垃圾"
+    assert kind[model.predict("老板拖欠我们三个月工资不发").label] == "拖欠工资"
+    assert kind[model.predict("公交车班次太少，等车要一个小时").label] == "公交班次"
+    assert kind[model.predict("小区里有人违章搭建铁皮房").label] == "违章搭建"
+    assert kind[model.predict("路口红绿灯坏了，车子乱成一团").label] == "红绿灯"
     assert (model_dir / "MODEL_CARD.md").exists()
 
 

@@ -111,10 +111,27 @@ def test_evaluate_report_writes_both_pictures_and_a_page(labelled_csv, model_dir
 def test_classify_json_names_the_category_and_how_the_district_was_found(capsys):
     assert cli.main(["classify", "上望街道薛里村有人焚烧垃圾，黑烟很大", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["category"] == A
+    assert doc["category"] == A and doc["service_name"] == "焚烧垃圾" and doc["agency"] == "eco"
+    assert doc["co_agencies"] == []
     assert doc["district"] == "上望街道" and doc["district_source"] == "text"
-    assert len(doc["top3"]) == 3 and doc["top3"][0][0] == A
+    assert len(doc["top3"]) == 3 and doc["top3"][0][0] == doc["service"]
     assert doc["confidence"] == doc["top3"][0][1]
+
+
+def test_classify_json_names_the_town_for_a_local_matter_and_none_without_a_district(capsys):
+    assert cli.main(["classify", "塘下镇韩田村的村道烂了好几年，一下雨全是泥水", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["service_name"], doc["agency"], doc["district"]) == ("村道破损", "town-tangxia", "塘下镇")
+    assert cli.main(["classify", "村里的村道烂了好几年，一下雨全是泥水", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["service_name"], doc["agency"], doc["district"]) == ("村道破损", None, None)
+
+
+def test_a_text_of_greetings_and_a_phone_number_has_no_evidence(capsys):
+    text = "你好，我想问一下这个事情到底怎么办才好。有事请联系我：0577 6581 2301"
+    assert cli.main(["classify", text, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["no_evidence"] is True
 
 
 def test_classify_dash_reads_one_text_per_line(monkeypatch, capsys):

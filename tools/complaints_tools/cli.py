@@ -137,8 +137,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not texts:
         print(f"{args.data}: no labelled rows", file=sys.stderr)
         return 2
-    scored = evaluate.score(model, texts, labels, progress=sys.stderr.isatty())
-    m = evaluate.metrics(scored, model.classes_)
+    from complaints_tools import corrections
+
+    city = _city(args.city)
+    data_labels = corrections.label_kind(city, labels)
+    try:
+        level = evaluate.level_of(city, model.labels, data_labels) if data_labels else None
+    except ValueError as e:
+        print(f"{args.data}: {e}", file=sys.stderr)
+        return 2
+    scored = evaluate.score(model, texts, labels, progress=sys.stderr.isatty(), level=level)
+    classes = sorted({s.predicted for s in scored} | set(labels)) if level else model.classes_
+    m = evaluate.metrics(scored, classes)
     if args.report:
         page = evaluate.write_report(m, args.report, model_name=str(args.model), data_name=Path(args.data).name)
         print(f"report written to {page}", file=sys.stderr)
@@ -356,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     _data_columns(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", metavar="DIR", help="write confusion.png, coverage.png and index.html into DIR")
+    p.add_argument("--city", default=str(DEFAULT_CITY), help="to judge a service model on categories or agencies")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bootstrap-corpus", help="write the generated bootstrap training corpus as CSV")

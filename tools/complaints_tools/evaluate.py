@@ -28,15 +28,40 @@ class Scored:
     confidence: float
 
 
-def score(model: TextClassifier, texts: list[str], labels: list[str], progress: bool = False) -> list[Scored]:
+def score(
+    model: TextClassifier, texts: list[str], labels: list[str], progress: bool = False, level=None
+) -> list[Scored]:
+    """Each text's label and the model's prediction; `level(text, label)` restates a prediction in the data's terms
+    (a service model judged on categories: the service's category)."""
     from tqdm import tqdm
 
     rows = zip(texts, labels, strict=True)
     out = []
     for text, label in tqdm(rows, total=len(texts), desc="classifying", unit="msg", disable=not progress):
         p = model.predict(text)
-        out.append(Scored(label, p.category, p.confidence))
+        out.append(Scored(label, level(text, p.label) if level else p.label, p.confidence))
     return out
+
+
+def level_of(city, model_labels: str, data_labels: str):
+    """How to restate a model's labels at the data's level, or None when they are the same; a coarser model cannot
+    be judged on finer labels (ValueError)."""
+    if model_labels == data_labels:
+        return None
+    if model_labels == "service" and data_labels == "category":
+        return lambda text, label: city.read(label).category or label
+    if data_labels == "agency" and model_labels in ("service", "category"):
+
+        def agency(text: str, label: str) -> str:
+            reading = city.read(label)
+            found = city.locate(text).district
+            main = city.handlers(
+                reading.service.code if reading.service else None, reading.category, found.name if found else None
+            ).main
+            return main.id if main else "(triage)"
+
+        return agency
+    raise ValueError(f"a model of {model_labels} labels cannot be judged on {data_labels} labels")
 
 
 def _safe_div(a: float, b: float) -> float:
