@@ -64,11 +64,12 @@ def test_a_model_trained_on_the_archive_finds_evidence_in_almost_every_real_mess
 
 
 def test_the_bundled_model_finds_evidence_in_real_messages_and_nearly_all_their_titles(model_dir, gov_data):
-    # Measured: none of 6,299 messages; 23 of 7,142 titles, whose words the bootstrap corpus never uses
-    # ("被欺压诈骗的购房者"): no guess of the model's would be worth more there.
+    # Measured: none of 6,299 messages; 35 of 7,142 titles (23 before words of courtesy, general asks for help and
+    # features spread over all 198 services stopped counting as evidence), whose words the bootstrap corpus never
+    # uses ("中建嘉和城存在严重设计问题"): no guess of the model's would be worth more there.
     model = TextClassifier.load(model_dir)
     texts = _real_texts(gov_data)
     assert _without_evidence(model, texts) == []
     titles = _real_texts(gov_data, titles_only=True)
     lacking = _without_evidence(model, titles)
-    assert len(lacking) <= len(titles) / 200, lacking
+    assert len(lacking) <= len(titles) / 150, lacking

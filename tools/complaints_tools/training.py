@@ -109,10 +109,15 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
     every sigmoid low) keeps low probabilities and goes to triage instead of being inflated to a confident
     guess. The ranking of confident messages barely changes (cross-validated precision at 70 % coverage on
     the real messages: 0.978 capped, 0.981 always normalised, 0.976 for a temperature-scaled softmax).
+
+    With two hundred services (`normalize_always`, for more than MANY_CLASSES classes) each sigmoid, fitted on a
+    corpus it separates almost perfectly, stays low on a real complaint worded unlike it: divided by their sum, the
+    held-out realistic set dispatches 80 % at 0.98 agency precision instead of 65 % at 0.99. A text with nothing in
+    it goes to triage by the evidence rule instead.
     """
 
-    def __init__(self, C: float = 1.0, random_state: int = 0) -> None:
-        self.C, self.random_state = C, random_state
+    def __init__(self, C: float = 1.0, random_state: int = 0, normalize_always: bool = False) -> None:
+        self.C, self.random_state, self.normalize_always = C, random_state, normalize_always
 
     def fit(self, x, y) -> CalibratedSVC:
         from sklearn.calibration import CalibratedClassifierCV
@@ -129,13 +134,14 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         calibrated = self.calibrated_.calibrated_classifiers_[0]
         scores = calibrated.estimator.decision_function(x)
         p = np.column_stack([c.predict(scores[:, k]) for k, c in enumerate(calibrated.calibrators)])
-        return p / np.maximum(1.0, p.sum(axis=1))[:, None]
+        total = p.sum(axis=1)
+        return p / (total if self.normalize_always else np.maximum(1.0, total))[:, None]
 
     def predict(self, x):
         return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
-def _estimator(kind: str, c: float, seed: int, calibrated: bool = True):
+def _estimator(kind: str, c: float, seed: int, calibrated: bool = True, normalize_always: bool = False):
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
@@ -143,7 +149,9 @@ def _estimator(kind: str, c: float, seed: int, calibrated: bool = True):
         return LogisticRegression(C=c, max_iter=5000)
     if kind == "svm":
         return (
-            CalibratedSVC(C=c, random_state=seed) if calibrated else LinearSVC(C=c, max_iter=20000, random_state=seed)
+            CalibratedSVC(C=c, random_state=seed, normalize_always=normalize_always)
+            if calibrated
+            else LinearSVC(C=c, max_iter=20000, random_state=seed)
         )
     raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
 
@@ -253,7 +261,7 @@ def fit(
     shares = training_scripts(normalize(t) for t in texts)
     vec = _vectorizer(best["min_df"])
     x = vec.fit_transform(docs)
-    model = _estimator(best["model"], best["C"], seed).fit(x, y)
+    model = _estimator(best["model"], best["C"], seed, normalize_always=many).fit(x, y)
     per_class = WEIGHTS_PER_CLASS if many else None
     if per_class is not None:
         _keep_largest(_coef_holder(model), per_class)
@@ -357,6 +365,7 @@ def save(
         evidence_rule=result.evidence_rule,
         labels=result.labels,
         informative=result.informative,
+        normalize_always=bool(getattr(result.model, "normalize_always", False)),
     )
     (out / "MODEL_CARD.md").write_text(model_card(result, data_name=data_name, date=date), encoding="utf-8")
     return out
@@ -386,7 +395,12 @@ def model_card(result: TrainingResult, *, data_name: str, date: str | None) -> s
         f"{_span(spec.word_ngrams)}-grams and character {_span(spec.char_ngrams)}-grams, "
         "TF-IDF (sublinear tf, l2) |",
         f"| model | {MODELS[result.model_kind]}, C = {result.best_c:g}; features in ≥ {result.min_df} messages"
-        + (f"; each class keeps its {result.weights_per_class} largest weights" if result.weights_per_class else "")
+        + (
+            f"; each class keeps its {result.weights_per_class} largest weights; the sigmoids are always divided by "
+            "their sum"
+            if result.weights_per_class
+            else ""
+        )
         + " |",
         f"| chosen by | {result.cv_folds}-fold stratified cross-validation on the training data, macro-F1 |",
         f"| vocabulary | {result.n_features} features |",

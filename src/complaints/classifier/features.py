@@ -68,7 +68,9 @@ class Analyzer:
         self.spec = spec or AnalyzerSpec()
         if self.spec.hmm:
             raise ValueError("the runtime tokenizer cuts as jieba does without its HMM; hmm must be false")
-        self.extra_words = tuple(extra_words)
+        # Sorted and unique, as the model stores them: a word added without a frequency gets one suggested from the
+        # words already there, so the order must be the same in training and at run time.
+        self.extra_words = tuple(sorted(set(extra_words)))
         self.stopwords = frozenset(_read_lines("stopwords.txt"))
         self._segmenter = _segmenter()
         for line in _read_lines("userdict.txt"):

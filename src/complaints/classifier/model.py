@@ -104,6 +104,7 @@ class TextClassifier:
         evidence_rule: EvidenceRule | None = None,
         labels: str = "category",
         informative: array | None = None,
+        normalize_always: bool = False,
     ) -> None:
         self.classes_ = classes
         self.index_ = {term: i for i, term in enumerate(vocabulary)}
@@ -115,6 +116,7 @@ class TextClassifier:
         self.sigmoid_ = sigmoid
         self.evidence_rule = evidence_rule or EvidenceRule()
         self.labels = labels
+        self.normalize_always = normalize_always  # sigmoids divided by their sum always, not only above 1
         # Features that say something about the class (not spread evenly over all of them, as greetings, "请问"
         # and digits are): only these count as evidence. None: every known feature counts.
         self.informative_ = informative
@@ -150,6 +152,7 @@ class TextClassifier:
                 raise ValueError(f"weights for more than {k} classes")
             output = raw["output"]
             sigmoid = (output["a"], output["b"]) if output["kind"] == "sigmoid" else None
+            normalize_always = output.get("normalize") == "always"
             spec = AnalyzerSpec.from_dict(raw["analyzer"])
             rule = EvidenceRule.from_dict(raw.get("evidence"))
             labels = raw.get("labels", "category")
@@ -173,6 +176,7 @@ class TextClassifier:
             rule,
             labels,
             informative,
+            normalize_always,
         )
 
     def scores(self, text: str) -> list[float]:
@@ -211,7 +215,7 @@ class TextClassifier:
             # above 1, so that a message no category claims keeps low probabilities (and goes to triage).
             p = [_expit(-(ak * s + bk)) for s, ak, bk in zip(scores, a, b, strict=True)]
             total = sum(p)
-            return [x / total for x in p] if total > 1.0 else p
+            return [x / total for x in p] if total > 1.0 or (self.normalize_always and total > 0) else p
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
@@ -265,6 +269,7 @@ def export(
     evidence_rule: EvidenceRule | None = None,
     labels: str = "category",
     informative: Sequence[bool] | None = None,
+    normalize_always: bool = False,
 ) -> None:
     """Write a model from fitted scikit-learn parts (training side); byte-identical for equal inputs.
 
@@ -306,7 +311,12 @@ def export(
         "sublinear_tf": sublinear_tf,
         "intercept": [float(x) for x in intercept],
         "output": (
-            {"kind": "sigmoid", "a": [float(x) for x in sigmoid[0]], "b": [float(x) for x in sigmoid[1]]}
+            {
+                "kind": "sigmoid",
+                "a": [float(x) for x in sigmoid[0]],
+                "b": [float(x) for x in sigmoid[1]],
+                "normalize": "always" if normalize_always else "above_one",
+            }
             if sigmoid
             else {"kind": "softmax"}
         ),
