@@ -464,6 +464,8 @@ def test_a_service_goes_to_the_department_that_handles_it_not_to_its_categorys(c
     assert ticket.status is Status.DISPATCHED and ticket.agency == "zhzf"
     assert ticket.department == "市综合行政执法局" and ticket.category == "城乡建设"
     assert ticket.service == service_code(city, "违章搭建")
+    # the citizen's history names the kind of problem, not the catalogue's code
+    assert ticket.history[1].note.startswith("违章搭建 ")
     msg, copy = desk.notifier.published
     assert msg["attributes"]["agency"] == "zhzf" and msg["attributes"]["service"] == ticket.service
     assert copy["attributes"]["audience"] == "copy" and "agency" not in copy["attributes"]

@@ -54,7 +54,8 @@ class Classification:
                 )
                 note = "无法判断类别"
             else:
-                note = f"{prediction.category} {prediction.confidence:.2f}"
+                # The citizen reads this step: the kind of problem by its name, not the catalogue's code.
+                note = f"{self.city.read(prediction.label).title or prediction.label} {prediction.confidence:.2f}"
             try:
                 self.tickets.record_classification(ticket_id, fields, note)
                 ticket = ticket.model_copy(update={**fields, "status": Status.CLASSIFIED})
