@@ -3,9 +3,10 @@ triage desk assigns; the citizen rates; the scheduler reminds, escalates and clo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
+from frozen_clock import CST, FrozenClock
 
 from complaints.adapters.memory import (
     MemoryCitizenChannels,
@@ -28,22 +29,7 @@ from complaints.domain.errors import InvalidComplaint, MoveNotAllowed, Temporari
 from complaints.domain.tickets import HistoryEntry, Status, Ticket
 from complaints.staff import StaffMember
 
-CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
 RECEIPT = "receipt-of-the-citizen"
-
-
-class FrozenClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at.astimezone(UTC)
-
-    def epoch(self) -> float:
-        return self.at.timestamp()
-
-    def move(self, **delta) -> None:
-        self.at += timedelta(**delta)
 
 
 @pytest.fixture()

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import boto3
 import pytest
+from frozen_clock import CST, FrozenClock
 from moto import mock_aws
 
 from complaints.adapters.aws import DynamoTicketRepository
@@ -26,24 +27,9 @@ from complaints_tools import labels as labels_tool
 from complaints_tools import training
 from complaints_tools.local.template import Template
 
-CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
 BURNING = "上望街道有人在河边烧垃圾，电话13812345678"
 ROADSIDE = "飞云街道国道边堆满建筑垃圾，车都绕着走"
 UNCLEAR = "你好，我想问一下这个事情到底怎么办才好"
-
-
-class FrozenClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at.astimezone(UTC)
-
-    def epoch(self) -> float:
-        return self.at.timestamp()
-
-    def move(self, **delta) -> None:
-        self.at += timedelta(**delta)
 
 
 @pytest.fixture()
