@@ -4,6 +4,7 @@ and it refuses replies WeChat would refuse."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -196,3 +197,62 @@ def test_credentials_not_given_are_random_and_usable(fake):
     )
     assert len(fake.aes_key) == 43 and fake.app_id.startswith("wx")
     WechatCrypto(fake.token, fake.aes_key, fake.app_id).decrypt(fake.crypto.encrypt("x"))
+
+
+def test_no_answer_within_the_timeout_is_retried_like_an_error():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # takes the connection, never answers
+    fake = FakeWechat(reply_timeout_s=0.2)
+    try:
+        delivery = fake.send(f"http://127.0.0.1:{listener.getsockname()[1]}/wechat", "oUser123", content="x")
+    finally:
+        listener.close()
+    assert (delivery.attempts, delivery.statuses, delivery.reply) == (4, [None] * 4, None)
+
+
+def call(fake: FakeWechat, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"):
+    request = urllib.request.Request(f"{fake.url}{path}", data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return r.headers.get("Content-Type"), r.read()
+
+
+def test_the_http_controls_register_media_inject_errors_and_move_the_window(fake):
+    _, answer = call(fake, "POST", "/_fake/media", b"\x89PNG\r\n", "image/png")
+    media = json.loads(answer)
+    assert call(fake, "GET", media["pic_url"].removeprefix(fake.url)) == ("image/png", b"\x89PNG\r\n")
+    call(fake, "POST", "/_fake/errors", json.dumps({"stable_token": [-1]}).encode())
+    body = json.dumps({"grant_type": "client_credential", "appid": fake.app_id, "secret": fake.app_secret}).encode()
+    assert json.loads(call(fake, "POST", "/cgi-bin/stable_token", body)[1]) == {"errcode": -1, "errmsg": "system error"}
+    token = json.loads(call(fake, "POST", "/cgi-bin/stable_token", body)[1])["access_token"]
+    _, got = call(fake, "GET", f"/cgi-bin/media/get?access_token={token}&media_id={media['media_id']}")
+    assert got == b"\x89PNG\r\n"
+    send = json.dumps({"touser": "oUser9", "msgtype": "text", "text": {"content": "您好"}}).encode()
+    path = f"/cgi-bin/message/custom/send?access_token={token}"
+    assert json.loads(call(fake, "POST", path, send)[1])["errcode"] == 45015
+    call(fake, "POST", "/_fake/last_seen", json.dumps({"openid": "oUser9", "epoch": fake.clock()}).encode())
+    assert json.loads(call(fake, "POST", path, send)[1]) == {"errcode": 0, "errmsg": "ok"}
+    assert [m["content"] for m in json.loads(call(fake, "GET", "/_fake/messages")[1])] == ["您好"]
+    assert json.loads(call(fake, "GET", "/_fake/stats")[1])["token_fetches"] == 2
+
+
+def test_the_plain_token_endpoint_gives_a_new_token_and_the_old_one_lives_five_more_minutes(fake):
+    now = [1_764_640_000.0]
+    fake.clock = lambda: now[0]
+    query = f"/cgi-bin/token?grant_type=client_credential&appid={fake.app_id}&secret={fake.app_secret}"
+    first = json.loads(call(fake, "GET", query)[1])["access_token"]
+    second = json.loads(call(fake, "GET", query)[1])["access_token"]
+    assert first != second
+    now[0] += 299
+    assert json.loads(call(fake, "GET", f"/cgi-bin/media/get?access_token={first}&media_id=x")[1])["errcode"] == 40007
+    now[0] += 2
+    assert json.loads(call(fake, "GET", f"/cgi-bin/media/get?access_token={first}&media_id=x")[1])["errcode"] == 42001
+    assert json.loads(call(fake, "GET", f"/cgi-bin/media/get?access_token={second}&media_id=x")[1])["errcode"] == 40007
+
+
+def test_a_wrong_secret_or_app_id_is_refused_as_wechat_does(fake):
+    for appid, secret, code in ((fake.app_id, "wrong", 40125), ("wx0000000000000000", fake.app_secret, 40013)):
+        body = json.dumps({"grant_type": "client_credential", "appid": appid, "secret": secret}).encode()
+        assert json.loads(call(fake, "POST", "/cgi-bin/stable_token", body)[1])["errcode"] == code
