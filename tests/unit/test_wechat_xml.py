@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from complaints.adapters.wechat.messages import MAX_BODY_BYTES, parse, text_reply
 from complaints.domain.wechat import WechatInbound, WechatMalformed, openid_key
@@ -174,3 +176,18 @@ def test_whatever_the_reply_says_it_stays_one_well_formed_content(content):
     expected = "".join(c for c in content if c not in "\x00\x08\ufffe")
     assert root.findtext("Content") == expected
     assert [child.tag for child in root] == ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.text())
+def test_any_text_the_desk_replies_with_reads_back_as_that_text(content):
+    from defusedxml.ElementTree import fromstring
+
+    root = fromstring(text_reply("oUser123", "gh_ruian", content, 1))
+    kept = "".join(c for c in content if _xml_char(c))
+    assert root.findtext("Content") == kept.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _xml_char(c: str) -> bool:
+    n = ord(c)
+    return n in (9, 10, 13) or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or 0x10000 <= n <= 0x10FFFF

@@ -347,7 +347,7 @@ class FakeWechat:
             "Label": label,
             "Event": event,
             "EventKey": event_key,
-            "MsgId": msg_id,
+            "MsgId": int(msg_id) if msg_id and msg_id.isascii() and msg_id.isdigit() else msg_id,  # bare, as WeChat
         }
         inner = message_xml(fields)
         self.set_last_seen(openid, now)

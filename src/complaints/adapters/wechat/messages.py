@@ -96,8 +96,9 @@ def _coordinate(root: Element, tag: str) -> float | None:
 
 
 def cdata(text: str) -> str:
-    """`text` as CDATA that nothing in it can end early: a `]]>` is split across two sections."""
-    clean = _NOT_XML.sub("", text)
+    """`text` as CDATA that nothing in it can end early: a `]]>` is split across two sections. Characters XML cannot
+    hold are dropped, and line ends written as "\\n" (what any XML reader makes of "\\r\\n" and "\\r" anyway)."""
+    clean = _NOT_XML.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
