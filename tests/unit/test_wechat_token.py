@@ -85,3 +85,42 @@ def test_a_call_still_rejected_after_one_refresh_raises():
     with pytest.raises(WechatTokenRejected):
         k.call(always_rejected)
     assert api.fetches == 2
+
+
+# ------------------------------------------------------------------ the token item in DynamoDB (moto)
+@pytest.fixture()
+def dynamo_store(aws_credentials):
+    from pathlib import Path
+
+    from moto import mock_aws
+
+    from complaints.adapters.wechat.token_store import DynamoTokenStore
+    from complaints_tools.local.resources import create_all
+    from complaints_tools.local.template import Template
+
+    with mock_aws():
+        tpl = Template.load(Path(__file__).resolve().parents[2] / "template.yaml")
+        create_all(tpl)
+        yield DynamoTokenStore(tpl.physical["TicketsTable"]["Ref"])
+
+
+def test_the_stored_token_changes_only_from_the_version_its_writer_saw(dynamo_store):
+    assert dynamo_store.current() is None
+    assert dynamo_store.replace("t1", 1_007_200.0, None) is True
+    assert dynamo_store.replace("other", 1_007_200.0, None) is False  # a second first writer loses
+    stored = dynamo_store.current()
+    assert (stored.token, stored.version) == ("t1", 1)
+    assert dynamo_store.replace("t2", 1_014_400.0, 1) is True
+    assert dynamo_store.replace("stale", 1_014_400.0, 1) is False
+    assert dynamo_store.current().token == "t2"
+
+
+def test_two_keepers_over_dynamodb_share_one_refresh_of_a_rejected_token(dynamo_store):
+    api, clock = Api(), Clock()
+    first, second = TokenKeeper(api, dynamo_store, clock=clock), TokenKeeper(api, dynamo_store, clock=clock)
+    first.call(api.send), second.call(api.send)
+    api.valid = "revoked"
+    assert first.call(api.send) == "sent"
+    assert second.call(api.send) == "sent"
+    assert api.fetches == 2
+    assert dynamo_store.current().version == 2
