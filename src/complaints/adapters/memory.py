@@ -11,6 +11,7 @@ from complaints.domain.lifecycle import Move, TicketMoves, refused
 from complaints.domain.outbox import OutboxMessage, message_key
 from complaints.domain.ports import Hit
 from complaints.domain.tickets import HistoryEntry, LabelledTicket, Ticket
+from complaints.domain.wechat_token import StoredToken
 
 
 class MemoryTicketRepository(TicketMoves):
@@ -276,3 +277,20 @@ class MemoryBoardStore:
         read = rows[:limit]
         hits = [Hit(order, n) for order, n, keep in read if keep]
         return hits, read[-1][0] if len(rows) > limit else None
+
+
+class MemoryTokenStore:
+    """WeChat's access-token record (domain.wechat_token.TokenStore) in memory."""
+
+    def __init__(self) -> None:
+        self.stored: StoredToken | None = None
+
+    def current(self) -> StoredToken | None:
+        return self.stored
+
+    def replace(self, token: str, expires_at: float, expected_version: int | None) -> bool:
+        version = self.stored.version if self.stored else None
+        if version != expected_version:
+            return False
+        self.stored = StoredToken(token, expires_at, (version or 0) + 1)
+        return True

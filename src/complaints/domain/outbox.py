@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 # What happened, in the message's words (desk/messenger.py renders each).
 MessageKind = Literal[
+    "received",  # to a WeChat citizen: the ticket number of the complaint they sent (WeChat only)
     "answered",  # to the citizen: the agency answered (答复), read and rate it
     "reopened",  # to the citizen: the rating reopened the ticket; to the agency: it is back (重办)
     "closed_unrated",  # to the citizen: the rating window passed, closed without a rating

@@ -76,6 +76,7 @@ class Messenger:
     citizens: CitizenChannels
     notifier: Notifier
     lease_s: float = DELIVERY_LEASE_S
+    wechat: Any = None  # desk.wechat_answers.WechatDelivery, where the desk has a WeChat account
 
     def deliver(self, message: OutboxMessage) -> dict[str, str]:
         """Send each of the message's deliveries that has not gone out; their states."""
@@ -137,8 +138,13 @@ class Messenger:
             return {}
         contact = self.contacts.open(ticket.id, ticket.contact_sealed)
         out: dict[str, Any] = {}
+        if contact.get("wechat_openid"):
+            out["wechat"] = self._wechat(message, ticket, contact)
+        if message.kind == "received":
+            return out  # the ticket number goes to WeChat users only: the other channels answer at once
         sms, subject, body = citizen_texts(message, ticket, self.city)
-        if contact.get("phone"):
+        # A WeChat user's phone is the WeChat delivery's fallback, not a second copy of every message.
+        if contact.get("phone") and "wechat" not in out:
             out["sms"] = lambda: self.citizens.send_sms(contact["phone"], sms, ticket.ticket_no)
         if contact.get("email"):
             out["email"] = lambda: self.citizens.send_email(contact["email"], subject, body, ticket.ticket_no)
@@ -149,6 +155,27 @@ class Messenger:
                 self.citizens.queue_comment(contact["weibo_mention"], key, comment, ticket.ticket_no)
             )
         return out
+
+    def _wechat(self, message: OutboxMessage, ticket: Ticket, contact: dict[str, str]):
+        if self.wechat is None:
+
+            def refuse() -> str:
+                raise UndeliverableContact("this desk has no WeChat account")
+
+            return refuse
+        link = self.city.ticket_link(ticket.ticket_no)
+        if message.kind == "received":
+            text, sms = (
+                f"您反映的问题已登记，问题编号{ticket.ticket_no}。进度：{link}\n发送“查询 {ticket.ticket_no}”可查看",
+                None,
+            )
+        else:
+            sms = citizen_texts(message, ticket, self.city)[0]
+            text = wechat_text(message, ticket, self.city)
+        data = {"ticket_no": str(ticket.ticket_no), "status": ticket.status.value, "text": _start(text, 100)}
+        return lambda: self.wechat.send(
+            contact["wechat_openid"], text, ticket.ticket_no, data, link, contact.get("phone"), sms
+        )
 
     def _to_staff(self, message: OutboxMessage, ticket: Ticket) -> dict[str, Any]:
         if message.kind == "dispatched":
@@ -255,6 +282,18 @@ def citizen_texts(message: OutboxMessage, ticket: Ticket, city: City) -> tuple[s
         subject = f"{city.board}：问题（编号{ticket.ticket_no}）已办结"
         body = f"您好，\n\n问题（编号{ticket.ticket_no}）的评价期已过，问题已办结。\n详情：{link}\n\n{city.board}"
     return sms, subject, body
+
+
+def wechat_text(message: OutboxMessage, ticket: Ticket, city: City) -> str:
+    """A customer-service text: WeChat takes up to 2,048 bytes, room for the whole answer."""
+    link = city.ticket_link(ticket.ticket_no)
+    if message.kind == "answered" and ticket.answers:
+        answer = ticket.answers[-1]
+        head = f"您反映的问题（编号{ticket.ticket_no}）已由{answer.agency_name}答复："
+        return f"{head}\n{_start(answer.text, 500)}\n查看并评价：{link}"
+    if message.kind == "reopened":
+        return f"您对问题{ticket.ticket_no}的评价已收到，问题已重新交办。进度：{link}"
+    return f"问题{ticket.ticket_no}评价期已过，已办结。详情：{link}"
 
 
 def weibo_comment(message: OutboxMessage, ticket: Ticket, city: City) -> str:
