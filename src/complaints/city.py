@@ -148,6 +148,39 @@ class DistrictMatch:
     source: Literal["location", "text"] | None
 
 
+# The texts of car moving (自助移车) and the placeholders each must hold; {sign} is the city's SMS sign.
+_CAR_MOVING_TEXTS = {
+    "code_sms": ("code", "minutes"),
+    "owner_sms": ("plate", "location", "link"),
+    "owner_voice": ("plate", "location"),
+    "reminder_sms": ("plate", "location", "link"),
+    "reminder_voice": ("plate", "location"),
+    "police_text": ("plate", "location", "minutes"),
+    "moved_page": (),
+    "confirm_page": ("plate",),
+}
+_CAR_MOVING_PLACEHOLDERS = {"sign", "code", "minutes", "plate", "location", "link"}
+
+
+@dataclass(frozen=True)
+class CarMovingRules:
+    """Self-service car moving (自助移车): limits, the police's service code, and the texts ([car_moving])."""
+
+    police_service: str
+    texts: dict[str, str]
+    code_valid_minutes: int = 10
+    code_max_tries: int = 5
+    code_interval_seconds: int = 60
+    codes_per_day: int = 5
+    token_valid_days: int = 30
+    requests_per_month: int = 5
+    plate_interval_minutes: int = 10
+    remind_after_minutes: int = 10
+
+    def text(self, name: str, **values: Any) -> str:
+        return self.texts[name].format(**values)
+
+
 @dataclass(frozen=True)
 class City:
     code: str
@@ -163,6 +196,7 @@ class City:
     weibo_account: str | None = None  # the board's Weibo screen name, as citizens @-mention it
     gazetteer: Gazetteer = Gazetteer()
     calendar: WorkingCalendar = WorkingCalendar()
+    car_moving: CarMovingRules | None = None
     _default_limits: ServiceLimits = ServiceLimits()
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
     _service_by_code: dict[str, Service] = field(init=False, repr=False, compare=False)
@@ -447,6 +481,7 @@ class City:
                 raise CityConfigError(f"district {d.name}: unknown agency {d.agency!r}")
         self._check_services()
         self._check_gazetteer()
+        self._check_car_moving()
         for a in self.agencies:
             if a.kind not in ("department", "town", "triage"):
                 raise CityConfigError(f"agency {a.id}: kind must be department, town or triage, not {a.kind!r}")
@@ -456,6 +491,26 @@ class City:
                 unknown = set(n.districts) - set(names)
                 if unknown:
                     raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
+
+    def _check_car_moving(self) -> None:
+        rules = self.car_moving
+        if rules is None:
+            return
+        if self.service(rules.police_service) is None:
+            raise CityConfigError(f"[car_moving] police_service: no service {rules.police_service!r}")
+        for name, needed in _CAR_MOVING_TEXTS.items():
+            text = rules.texts.get(name)
+            if not isinstance(text, str) or not text.strip():
+                raise CityConfigError(f"[car_moving] {name}: a text is needed")
+            used = {m.group(1) for m in re.finditer(r"\{(\w*)\}", text)}
+            if used - _CAR_MOVING_PLACEHOLDERS or set(needed) - used:
+                raise CityConfigError(
+                    f"[car_moving] {name}: must hold {sorted(needed)}, may hold {sorted(_CAR_MOVING_PLACEHOLDERS)}"
+                )
+        for f in dataclasses.fields(rules):
+            value = getattr(rules, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise CityConfigError(f"[car_moving] {f.name}: a whole number of at least 1")
 
     def _check_service(self, sv: Service, categories: set[str]) -> None:
         where = f"service {sv.code} ({sv.name})"
@@ -587,6 +642,7 @@ def load_city(path: str | Path) -> City:
             ),
             gazetteer=_gazetteer(raw.get("gazetteer", {})),
             calendar=_calendar(raw.get("calendar", {}), raw.get("service_hours", {})),
+            car_moving=_car_moving(raw["car_moving"]) if "car_moving" in raw else None,
             _default_limits=limits,
         )
     except KeyError as e:
@@ -620,6 +676,18 @@ def _service(x: dict[str, Any], categories: dict[str, ServiceLimits], defaults: 
 
 
 _GAZETTEER_KEYS = {f.name for f in dataclasses.fields(Gazetteer)}
+
+
+def _car_moving(table: dict[str, Any]) -> CarMovingRules:
+    numbers = {f.name for f in dataclasses.fields(CarMovingRules)} - {"police_service", "texts"}
+    unknown = set(table) - numbers - set(_CAR_MOVING_TEXTS) - {"police_service"}
+    if unknown:
+        raise CityConfigError(f"[car_moving]: unknown keys {sorted(unknown)}")
+    return CarMovingRules(
+        police_service=table["police_service"],
+        texts={name: table.get(name) for name in _CAR_MOVING_TEXTS},
+        **{name: table[name] for name in numbers if name in table},
+    )
 
 
 def _gazetteer(table: dict[str, Any]) -> Gazetteer:

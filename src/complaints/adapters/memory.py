@@ -294,3 +294,102 @@ class MemoryTokenStore:
             return False
         self.stored = StoredToken(token, expires_at, (version or 0) + 1)
         return True
+
+
+class MemoryCarMovingStore:
+    """car_moving.CarMovingStore in memory: each method all-or-nothing, as the DynamoDB transactions are."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.holds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.requesters: dict[str, dict[str, Any]] = {}
+        self.blocks: dict[tuple[str, str], str] = {}
+        self.requests: dict[str, dict[str, Any]] = {}
+        self.owner_links: dict[str, str] = {}
+        self.notices: list[dict[str, Any]] = []
+        self.audits: list[dict[str, Any]] = []
+
+    def _check_hold(self, key: str, now: float, which: str) -> None:
+        from complaints.domain.desk.car_moving import StoreRefused
+
+        if self.holds.get(key, 0) > now:
+            raise StoreRefused(which, self.holds[key])
+
+    def start_code(self, phone_key, code_hash, expires_at, interval_until, day, per_day) -> None:
+        from complaints.domain import clock
+        from complaints.domain.desk.car_moving import StoreRefused
+
+        now = clock.epoch()
+        self._check_hold(f"code#{phone_key}", now, "minute")
+        if self.counts.get(f"day#{phone_key}#{day}", 0) >= per_day:
+            raise StoreRefused("day", now + 86400)
+        self.holds[f"code#{phone_key}"] = interval_until
+        self.counts[f"day#{phone_key}#{day}"] = self.counts.get(f"day#{phone_key}#{day}", 0) + 1
+        self.codes[phone_key] = {"code_hash": code_hash, "expires_at": expires_at, "tries": 0}
+
+    def try_code(self, phone_key, max_tries, now):
+        code = self.codes.get(phone_key)
+        if code is None or code["expires_at"] <= now or code["tries"] >= max_tries:
+            return None
+        code["tries"] += 1
+        return dict(code)
+
+    def use_code(self, phone_key, code_hash) -> bool:
+        code = self.codes.get(phone_key)
+        if code is None or code["code_hash"] != code_hash:
+            return False
+        del self.codes[phone_key]
+        return True
+
+    def save_requester(self, token_hash, requester, expires_at) -> None:
+        self.requesters[token_hash] = {**requester, "expires_at": expires_at}
+
+    def requester(self, token_hash):
+        found = self.requesters.get(token_hash)
+        return dict(found) if found else None
+
+    def blocked(self, kind, key) -> bool:
+        return (kind, key) in self.blocks
+
+    def block(self, kind, key, reason) -> None:
+        self.blocks[(kind, key)] = reason
+
+    def unblock(self, kind, key) -> None:
+        self.blocks.pop((kind, key), None)
+
+    def create_request(
+        self, request, notice, owner_code_hash, month_key, month_limit, month_expires, plate_until, now
+    ) -> None:
+        from complaints.domain.desk.car_moving import StoreRefused
+
+        if self.counts.get(f"month#{month_key}", 0) >= month_limit:
+            raise StoreRefused("month", month_expires)
+        self._check_hold(f"plate#{request['plate']}", now, "plate")
+        self.counts[f"month#{month_key}"] = self.counts.get(f"month#{month_key}", 0) + 1
+        self.holds[f"plate#{request['plate']}"] = plate_until
+        self.requests[request["id"]] = copy.deepcopy(request)
+        self.owner_links[owner_code_hash] = request["id"]
+        self.notices.append(copy.deepcopy(notice))
+
+    def request(self, request_id):
+        found = self.requests.get(request_id)
+        return copy.deepcopy(found) if found else None
+
+    def request_by_owner_code(self, owner_code_hash):
+        request_id = self.owner_links.get(owner_code_hash)
+        return self.request(request_id) if request_id else None
+
+    def update_request(self, request_id, expect, changes, notice=None, owner_code_hash=None) -> bool:
+        found = self.requests.get(request_id)
+        if found is None or any(found.get(k) != v for k, v in expect.items()):
+            return False
+        found.update(changes)
+        if notice is not None:
+            self.notices.append(copy.deepcopy(notice))
+        if owner_code_hash is not None:
+            self.owner_links[owner_code_hash] = request_id
+        return True
+
+    def audit(self, entry) -> None:
+        self.audits.append(dict(entry))

@@ -75,3 +75,61 @@ class UndeliverableContact(DeskError):
     """The contact cannot be written to (not a phone number SNS takes, an address SES refuses): retrying won't help."""
 
     code = "undeliverable_contact"
+
+
+# ---------------------------------------------------------------- car moving (自助移车)
+class InvalidPlate(InvalidComplaint):
+    """Not a licence plate (422); the message names the rule, never echoes the input."""
+
+    code = "invalid_plate"
+
+
+class CodeRejected(DeskError):
+    """A verification code that is wrong, expired, used, or tried too often (422): the four look alike on purpose."""
+
+    code = "code_rejected"
+
+
+class NotVerified(DeskError):
+    """No bearer token, or one that is unknown or expired (401)."""
+
+    code = "not_verified"
+
+
+class Blocked(DeskError):
+    """The requester or the plate is on the city's block list (403)."""
+
+    code = "blocked"
+
+
+class LimitReached(DeskError):
+    """A rate or quota limit (429); `retry_after_s`: when the same request may succeed."""
+
+    code = "limit_reached"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class PlateNotRegistered(DeskError):
+    """The registry knows no owner for this plate (404); nothing about any owner is said."""
+
+    code = "plate_not_registered"
+
+
+class CarMovingNotFound(DeskError):
+    """No such car-moving request of this requester: another's and an unknown id look the same (404)."""
+
+    code = "not_found"
+
+
+class NotYet(DeskError):
+    """A reminder or a hand-over to the police before it is allowed, or a second reminder (409); `possible_at`: when
+    it becomes possible (None: never again)."""
+
+    code = "not_yet"
+
+    def __init__(self, message: str, possible_at: str | None) -> None:
+        super().__init__(message)
+        self.possible_at = possible_at

@@ -216,6 +216,9 @@ class Ticket(BaseModel):
     category: str | None = None
     # The kind of problem: a service code of the city file's catalogue ([[services]]), when the model named one.
     service: str | None = None
+    # `channel`: the channel that made the ticket named its service (car moving's hand-over to the traffic police);
+    # classification keeps it instead of asking the model.
+    service_source: Literal["channel"] | None = None
     department: str | None = None
     district: str | None = None
     # `citizen`: the citizen picked the district (POST /complaints `district`); the gazetteer's guess gives way to it.

@@ -31,7 +31,9 @@ class Classification:
             # The delayed message sent at intake: the wait for the photo is over.
             ticket = end_photo_wait(self.tickets, ticket)
         if ticket.status in (Status.RECEIVED, Status.PHOTO_REJECTED):
-            prediction = self.classifier.predict(ticket.text)
+            prediction = (
+                _Given(ticket.service) if ticket.service_source == "channel" else self.classifier.predict(ticket.text)
+            )
             loc = ticket.location
             match = self.city.locate(ticket.text, loc.lat if loc else None, loc.lng if loc else None)
             fields: dict = {"no_evidence": prediction.no_evidence}
@@ -76,6 +78,23 @@ class Classification:
             },
         )
         return ticket.status
+
+
+@dataclass(frozen=True)
+class _Given:
+    """The service the channel named, read as a certain prediction."""
+
+    category: str
+    confidence: float = 1.0
+    no_evidence: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.category
+
+    @property
+    def top3(self) -> list[tuple[str, float]]:
+        return [(self.category, 1.0)]
 
 
 def _category_fields(city: City, prediction, district: str | None) -> dict:

@@ -1,0 +1,232 @@
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from complaints.adapters.memory import MemoryCarMovingStore
+from complaints.city import load_city
+from complaints.domain import clock
+from complaints.domain.desk.car_moving import CarMoving
+from complaints.domain.errors import (
+    Blocked,
+    CarMovingNotFound,
+    CodeRejected,
+    LimitReached,
+    NotVerified,
+    NotYet,
+    PlateNotRegistered,
+)
+
+REQUESTER, OWNER = "+8613800000001", "+8613900000002"
+
+
+class Keys:
+    def key(self, phone):
+        return hmac.new(b"pepper", phone.encode(), hashlib.sha256).hexdigest()
+
+
+class Vault:
+    """Seals by reversible tagging, bound to the id as KMS's encryption context binds it."""
+
+    def seal(self, ticket_id, contact):
+        return f"sealed:{ticket_id}:{contact['phone'][::-1]}"
+
+    def open(self, ticket_id, sealed):
+        _, bound, reversed_phone = sealed.split(":")
+        assert bound == ticket_id
+        return {"phone": reversed_phone[::-1]}
+
+
+@dataclass
+class Texter:
+    sent: list = field(default_factory=list)
+
+    def send_sms(self, phone, text):
+        self.sent.append((phone, text))
+        return "m1"
+
+
+@dataclass
+class Registry:
+    owners: dict
+
+    def owner_phone(self, plate):
+        return self.owners.get(plate)
+
+
+@dataclass
+class Intake:
+    submitted: list = field(default_factory=list)
+
+    def submit(self, complaint):
+        self.submitted.append(complaint)
+
+        @dataclass
+        class R:
+            id: str = "t" * 32
+            ticket_no: int = 10001
+            receipt: str = "r"
+
+        return R()
+
+
+@pytest.fixture
+def desk(monkeypatch):
+    monkeypatch.setattr(clock, "_offset_s", 0.0)
+    return CarMoving(
+        city=load_city("city/ruian.toml"),
+        store=MemoryCarMovingStore(),
+        registry=Registry({"浙C12345": Vault().seal("浙C12345", {"phone": OWNER})}),
+        phone_keys=Keys(),
+        contacts=Vault(),
+        texter=Texter(),
+        intake=Intake(),
+        owner_link_base="https://wenzheng.ruian.example",
+    )
+
+
+def verified(desk, phone="138 0000 0001"):
+    desk.start_verification(phone, "app")
+    code = re.search(r"\d{6}", desk.texter.sent[-1][1]).group()
+    return desk.confirm_verification(phone, code)
+
+
+def move_clock(monkeypatch, seconds):
+    monkeypatch.setattr(clock, "_offset_s", clock.offset_s() + seconds)
+
+
+def test_a_code_is_single_use_and_gives_a_token(desk):
+    requester = verified(desk)
+    assert desk.requester(requester.token).id == requester.id
+    code = re.search(r"\d{6}", desk.texter.sent[-1][1]).group()
+    with pytest.raises(CodeRejected):
+        desk.confirm_verification("13800000001", code)
+
+
+def test_a_code_expires_after_ten_minutes(desk, monkeypatch):
+    desk.start_verification("13800000001", "app")
+    code = re.search(r"\d{6}", desk.texter.sent[-1][1]).group()
+    move_clock(monkeypatch, 601)
+    with pytest.raises(CodeRejected):
+        desk.confirm_verification("13800000001", code)
+
+
+def test_five_wrong_tries_kill_the_code(desk):
+    desk.start_verification("13800000001", "app")
+    code = re.search(r"\d{6}", desk.texter.sent[-1][1]).group()
+    wrong = f"{(int(code) + 1) % 1000000:06d}"
+    for _ in range(5):
+        with pytest.raises(CodeRejected):
+            desk.confirm_verification("13800000001", wrong)
+    with pytest.raises(CodeRejected):
+        desk.confirm_verification("13800000001", code)
+
+
+def test_one_code_a_minute_and_five_a_day(desk, monkeypatch):
+    desk.start_verification("13800000001", "app")
+    with pytest.raises(LimitReached) as e:
+        desk.start_verification("+86 138 0000 0001", "app")
+    assert 1 <= e.value.retry_after_s <= 61
+    for _ in range(4):
+        move_clock(monkeypatch, 61)
+        desk.start_verification("13800000001", "app")
+    move_clock(monkeypatch, 61)
+    with pytest.raises(LimitReached):
+        desk.start_verification("13800000001", "app")
+
+
+def test_an_unknown_token_is_not_verified(desk):
+    with pytest.raises(NotVerified):
+        desk.requester("nope")
+
+
+def test_the_owner_is_notified_without_the_requesters_number(desk, caplog):
+    caplog.set_level(logging.DEBUG, logger="complaints")
+    requester = verified(desk)
+    view = desk.request(requester, "浙c·12345", "万松路12号门口", None, "app")
+    assert view["status"] == "notified" and view["plate"] == "浙C12345"
+    (notice,) = desk.store.notices
+    for text in (notice["sms"], notice["voice"]):
+        assert "13800000001" not in text and "浙C12345" in text and "万松路12号门口" in text
+    assert "/car-moving/owner/" in notice["sms"]
+    assert "13900000002" not in str(view) and "sealed" not in str(view)
+    assert "13800000001" not in caplog.text and "13900000002" not in caplog.text
+
+
+def test_an_unknown_plate_is_404_and_audited(desk):
+    requester = verified(desk)
+    with pytest.raises(PlateNotRegistered):
+        desk.request(requester, "浙C99999", "路口", None, "app")
+    assert desk.store.audits[-1]["outcome"] == "plate_not_registered"
+    assert desk.store.requests == {}
+
+
+def test_one_notification_per_plate_per_ten_minutes(desk, monkeypatch):
+    first, second = verified(desk), verified(desk, "13800000003")
+    desk.request(first, "浙C12345", "路口", None, "app")
+    with pytest.raises(LimitReached):
+        desk.request(second, "浙C12345", "路口", None, "app")
+    assert len(desk.store.requests) == 1 and desk.store.audits[-1]["outcome"] == "limit_plate"
+    move_clock(monkeypatch, 601)
+    desk.request(second, "浙C12345", "路口", None, "app")
+
+
+def test_five_requests_a_month(desk, monkeypatch):
+    requester = verified(desk)
+    for _ in range(5):
+        desk.request(requester, "浙C12345", "路口", None, "app")
+        move_clock(monkeypatch, 601)
+    with pytest.raises(LimitReached):
+        desk.request(requester, "浙C12345", "路口", None, "app")
+    assert len(desk.store.requests) == 5
+
+
+def test_blocked_requesters_and_plates_are_403(desk):
+    requester = verified(desk)
+    desk.store.block("plate", "浙C12345", "abuse")
+    with pytest.raises(Blocked):
+        desk.request(requester, "浙C12345", "路口", None, "app")
+    desk.store.unblock("plate", "浙C12345")
+    desk.store.block("phone", requester.id, "abuse")
+    with pytest.raises(Blocked):
+        desk.request(requester, "浙C12345", "路口", None, "app")
+    assert desk.store.requests == {}
+
+
+def test_remind_once_after_ten_minutes_then_police(desk, monkeypatch):
+    requester = verified(desk)
+    view = desk.request(requester, "浙C12345", "路口", None, "app")
+    with pytest.raises(NotYet) as e:
+        desk.remind(requester, view["id"])
+    assert e.value.possible_at == view["can_remind_at"]
+    move_clock(monkeypatch, 601)
+    desk.remind(requester, view["id"])
+    with pytest.raises(NotYet):
+        desk.remind(requester, view["id"])
+    assert len(desk.store.notices) == 2
+    police = desk.to_police(requester, view["id"])
+    assert police["status"] == "police" and police["ticket_no"] == 10001
+    (complaint,) = desk.intake.submitted
+    assert complaint.service == "jt05" and complaint.public is False
+    assert complaint.contact == {"phone": REQUESTER} and "浙C12345" in complaint.text
+
+
+def test_the_owner_confirms_by_the_link_and_the_requester_sees_moved(desk):
+    requester = verified(desk)
+    view = desk.request(requester, "浙C12345", "路口", None, "app")
+    code = desk.store.notices[0]["sms"].rsplit("/", 1)[1]
+    assert desk.owner_page(code)["moved"] is False
+    assert desk.owner_confirms(code)["moved"] is True
+    assert desk.view(requester, view["id"])["status"] == "moved"
+    with pytest.raises(CarMovingNotFound):
+        desk.owner_page("x" * 32)
+
+
+def test_another_requesters_request_is_not_found(desk):
+    mine, theirs = verified(desk), verified(desk, "13800000003")
+    view = desk.request(mine, "浙C12345", "路口", None, "app")
+    with pytest.raises(CarMovingNotFound):
+        desk.view(theirs, view["id"])
