@@ -74,6 +74,30 @@ class FetchPolicy(BaseModel):
         return None
 
 
+def checked_api_base(url: str, service: str) -> str:
+    """An API base URL from the environment, if it is one: https (plain http to a loopback address only: the local
+    stack's fakes), a host, no user information, query or fragment. The ValueError names `service` and never repeats
+    the value, which may hold a token."""
+    split = urlsplit(url)
+    try:
+        _ = split.port
+    except ValueError:
+        raise ValueError(f"the {service} API base has a malformed port") from None
+    try:
+        loopback = ipaddress.ip_address(split.hostname or "").is_loopback
+    except ValueError:
+        loopback = False  # a host name
+    if "@" in split.netloc:
+        raise ValueError(f"the {service} API base must not hold user information")
+    if "?" in url or "#" in url:
+        raise ValueError(f"the {service} API base must have no query or fragment (the token goes in its own parameter)")
+    if not split.hostname:
+        raise ValueError(f"the {service} API base has no host")
+    if split.scheme != "https" and not (split.scheme == "http" and loopback):
+        raise ValueError(f"the {service} API base must be https (plain http only to a loopback address)")
+    return url
+
+
 def _origin(entry: str) -> tuple[str, str, int]:
     split = urlsplit(entry)
     try:

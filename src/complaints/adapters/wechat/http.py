@@ -9,7 +9,6 @@ wants; it is never logged, and no error raised here carries a URL, a token, the 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -17,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from complaints.adapters import fetch
 from complaints.adapters.fetch import FetchPolicy, FetchRefused, MediaFetcher
 from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.wechat import (
@@ -34,26 +34,8 @@ MAX_ANSWER_BYTES = 64 * 1024
 
 
 def checked_api_base(url: str) -> str:
-    """WECHAT_API_BASE, if it is one: https (plain http to a loopback address only: the local stack's fake), a host,
-    no user information, query or fragment. The ValueError never repeats the value."""
-    split = urllib.parse.urlsplit(url)
-    try:
-        _ = split.port
-    except ValueError:
-        raise ValueError("the WeChat API base has a malformed port") from None
-    try:
-        loopback = ipaddress.ip_address(split.hostname or "").is_loopback
-    except ValueError:
-        loopback = False  # a host name
-    if "@" in split.netloc:
-        raise ValueError("the WeChat API base must not hold user information")
-    if "?" in url or "#" in url:
-        raise ValueError("the WeChat API base must have no query or fragment (the token goes in its own parameter)")
-    if not split.hostname:
-        raise ValueError("the WeChat API base has no host")
-    if split.scheme != "https" and not (split.scheme == "http" and loopback):
-        raise ValueError("the WeChat API base must be https (plain http only to a loopback address)")
-    return url
+    """WECHAT_API_BASE, if it is one (see fetch.checked_api_base). The ValueError never repeats the value."""
+    return fetch.checked_api_base(url, "WeChat")
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

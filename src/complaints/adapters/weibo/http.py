@@ -7,7 +7,6 @@ error raised here carries a URL. Pictures come through `complaints.adapters.fetc
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -18,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from complaints.adapters import fetch
 from complaints.adapters.fetch import FetchPolicy, FetchRefused, MediaFetcher
 from complaints.domain.photos import MAX_INLINE_BYTES
 from complaints.domain.weibo import (
@@ -38,26 +38,8 @@ WEIBO_PICTURE_HOSTS = "*.sinaimg.cn"
 
 
 def checked_api_base(url: str) -> str:
-    """WEIBO_API_BASE, if it is one: https (plain http to a loopback address only: the local stack's fake), a host,
-    no user information, query or fragment. The ValueError never repeats the value, which may hold a token."""
-    split = urllib.parse.urlsplit(url)
-    try:
-        _ = split.port
-    except ValueError:
-        raise ValueError("the Weibo API base has a malformed port") from None
-    try:
-        loopback = ipaddress.ip_address(split.hostname or "").is_loopback
-    except ValueError:
-        loopback = False  # a host name
-    if "@" in split.netloc:
-        raise ValueError("the Weibo API base must not hold user information")
-    if "?" in url or "#" in url:
-        raise ValueError("the Weibo API base must have no query or fragment (the token goes in its own parameter)")
-    if not split.hostname:
-        raise ValueError("the Weibo API base has no host")
-    if split.scheme != "https" and not (split.scheme == "http" and loopback):
-        raise ValueError("the Weibo API base must be https (plain http only to a loopback address)")
-    return url
+    """WEIBO_API_BASE, if it is one (see fetch.checked_api_base). The ValueError never repeats the value."""
+    return fetch.checked_api_base(url, "Weibo")
 
 
 # A page of 200 mentions is well under 2 MB; anything much larger is not an answer we want in memory.
