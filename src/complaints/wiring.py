@@ -40,11 +40,22 @@ class Settings(BaseModel):
     citizen_email_sender: str | None = None
     sms_sender_id: str | None = None
     board_table: str | None = None
+    wechat_api_base: str | None = None
+    wechat_app_id: str | None = Field(default=None, pattern=r"^wx[0-9a-f]{16}$")
+    wechat_parameter_prefix: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_.\-/]+[^/]$")
+    wechat_template_id: str | None = None
 
     @field_validator("weibo_api_base")
     @classmethod
     def _weibo_api_base(cls, value: str | None) -> str | None:
         from complaints.adapters.weibo.http import checked_api_base
+
+        return None if value is None else checked_api_base(value)
+
+    @field_validator("wechat_api_base")
+    @classmethod
+    def _wechat_api_base(cls, value: str | None) -> str | None:
+        from complaints.adapters.wechat.http import checked_api_base
 
         return None if value is None else checked_api_base(value)
 
@@ -230,7 +241,8 @@ def deadlines():
 
 
 def messenger():
-    """The one use case that opens sealed contacts: the only function with kms:Decrypt on the contact key."""
+    """The one use case that opens sealed contacts: the only function with kms:Decrypt on the contact key. Answers
+    to WeChat users go through WeChat where the desk has an account (WECHAT_APP_ID)."""
     from complaints.adapters.aws import DynamoOutbox, KmsContactVault, SnsNotifier
     from complaints.adapters.citizen_channels import CitizenChannels, SesEmailSender, SnsSmsSender
     from complaints.adapters.weibo.dynamo import DynamoMentionLedger
@@ -248,6 +260,7 @@ def messenger():
             DynamoMentionLedger(s.tickets_table),
         ),
         notifier=SnsNotifier({"dispatch": s.dispatch_topic_arn, "triage": s.triage_topic_arn}),
+        wechat=_wechat_delivery(s) if s.wechat_app_id else None,
     )
 
 
@@ -267,3 +280,105 @@ def board_projection():
 
     s = Settings.from_env("board_table")
     return BoardProjection(city=city(s.city_config), store=DynamoBoardStore(s.board_table))
+
+
+# ---------------------------------------------------------------- WeChat
+def _wechat_settings() -> Settings:
+    return Settings.from_env("wechat_api_base", "wechat_app_id", "wechat_parameter_prefix")
+
+
+def _wechat_secret(s: Settings, name: str):
+    """`<WECHAT_PARAMETER_PREFIX>/<name>`, an SSM SecureString, cached by Powertools Parameters. Never logged."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    provider = SSMProvider()
+    parameter = f"{s.wechat_parameter_prefix}/{name}"
+
+    def read() -> str:
+        return provider.get(parameter, decrypt=True, max_age=TOKEN_CACHE_SECONDS)
+
+    return read
+
+
+def wechat_api(s: Settings | None = None):
+    from complaints.adapters.wechat.http import WechatHttpApi, picture_fetcher
+
+    s = s or _wechat_settings()
+    pictures = picture_fetcher(s.media_fetch_hosts) if s.media_fetch_hosts else None
+    return WechatHttpApi(s.wechat_api_base, s.wechat_app_id, _wechat_secret(s, "app-secret"), pictures=pictures)
+
+
+def wechat_tokens(s: Settings | None = None):
+    """The access token: one item in the tickets table, refreshed by one refresher (WechatTokenFunction)."""
+    from complaints.adapters.wechat.token_store import DynamoTokenStore
+    from complaints.domain.wechat_token import TokenKeeper
+
+    s = s or _wechat_settings()
+    return TokenKeeper(api=wechat_api(s), store=DynamoTokenStore(s.tickets_table), clock=clock_epoch)
+
+
+def clock_epoch() -> float:
+    from complaints.domain import clock
+
+    return clock.epoch()
+
+
+def _wechat_delivery(s: Settings):
+    from complaints.adapters.citizen_channels import SnsSmsSender
+    from complaints.adapters.wechat.dynamo import DynamoWechatStore
+    from complaints.domain.desk.wechat_answers import WechatDelivery
+    from complaints.domain.wechat import openid_key
+
+    store = DynamoWechatStore(s.tickets_table)
+    return WechatDelivery(
+        api=wechat_api(s),
+        tokens=wechat_tokens(s),
+        last_seen=lambda openid: store.last_seen(openid_key(s.wechat_app_id, openid)),
+        send_sms=SnsSmsSender(sender_id=s.sms_sender_id).send_sms,
+        template_id=s.wechat_template_id or None,
+        clock=clock_epoch,
+    )
+
+
+def wechat_endpoint():
+    """`/wechat`: signatures and safe mode with the account's keys from SSM, each delivery handled once."""
+    from complaints.adapters.aws import KmsContactVault
+    from complaints.adapters.wechat.crypto import WechatCrypto
+    from complaints.adapters.wechat.dynamo import DynamoWechatStore
+    from complaints.domain.desk.wechat_conversation import WechatConversation
+    from complaints.domain.desk.wechat_inbox import WechatInbox
+    from complaints.domain.wechat import openid_key
+    from complaints.wechat_endpoint import WechatEndpoint
+
+    s = Settings.from_env("wechat_app_id", "wechat_parameter_prefix", "contact_key_id")
+    token, aes_key = _wechat_secret(s, "token"), _wechat_secret(s, "aes-key")
+    store = DynamoWechatStore(s.tickets_table, clock=clock_epoch)
+    conversation = WechatConversation(
+        users=store,  # replaced per delivery by the inbox's unit of work
+        drafts=None,  # type: ignore[arg-type]
+        tickets=_tickets(s),
+        user_key=lambda openid: openid_key(s.wechat_app_id, openid),
+        seal=KmsContactVault(s.contact_key_id).seal,
+        clock=clock_epoch,
+    )
+    crypto: dict[tuple[str, str], WechatCrypto] = {}
+
+    def account() -> WechatCrypto:
+        keys = (token(), aes_key())
+        if keys not in crypto:  # a rotated token or key is picked up within the cache's minutes
+            crypto.clear()
+            crypto[keys] = WechatCrypto(keys[0], keys[1], s.wechat_app_id)
+        return crypto[keys]
+
+    return WechatEndpoint(crypto=account, inbox=WechatInbox(store=store, conversation=conversation))
+
+
+def wechat_drafts():
+    """Drafts to tickets: the intake use case, WeChat's media API and the user items."""
+    from complaints.adapters.wechat.dynamo import DynamoWechatStore
+    from complaints.domain.desk.wechat_drafts import WechatDrafts
+
+    s = _wechat_settings()
+    return WechatDrafts(
+        intake=intake(), api=wechat_api(s), tokens=wechat_tokens(s), users=DynamoWechatStore(s.tickets_table)
+    )

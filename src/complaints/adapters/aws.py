@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -60,10 +60,19 @@ class DynamoTicketRepository(TicketMoves):
         )
         return int(out["Attributes"]["n"]) + self.first_ticket_no - 1
 
-    def create(self, ticket: Ticket) -> None:
+    def create(self, ticket: Ticket, messages: Sequence[OutboxMessage] = ()) -> None:
         item = _to_dynamo(ticket.model_dump(mode="json", exclude_none=True))
         item["pk"] = f"ticket#{ticket.id}"
-        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        if not messages:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return
+        # The ticket and the messages it owes at once (a WeChat ticket's number), both or neither: the outbox.
+        self.table.meta.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table.name, "Item": p, "ConditionExpression": "attribute_not_exists(pk)"}}
+                for p in [item, *(_to_dynamo(_message_item(m)) for m in messages)]
+            ]
+        )
 
     def get(self, ticket_id: str) -> Ticket | None:
         item = self.table.get_item(Key={"pk": f"ticket#{ticket_id}"}, ConsistentRead=True).get("Item")

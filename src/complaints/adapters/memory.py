@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from complaints.domain.errors import PhotoTooLarge
@@ -24,10 +24,12 @@ class MemoryTicketRepository(TicketMoves):
         n, self._next = self._next, self._next + 1
         return n
 
-    def create(self, ticket: Ticket) -> None:
-        if ticket.id in self.items:
+    def create(self, ticket: Ticket, messages: Sequence[OutboxMessage] = ()) -> None:
+        if ticket.id in self.items or any(message_key(m.ticket_id, m.key) in self.messages for m in messages):
             raise KeyError(ticket.id)
         self.items[ticket.id] = copy.deepcopy(ticket)
+        for m in messages:
+            self.messages[message_key(m.ticket_id, m.key)] = m
 
     def get(self, ticket_id: str) -> Ticket | None:
         t = self.items.get(ticket_id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from complaints.domain.outbox import OutboxMessage
 from complaints.domain.tickets import Actor, LabelledTicket, Ticket, TicketPhoto
 
 
@@ -13,8 +14,9 @@ class TicketRepository(Protocol):
     def next_ticket_no(self) -> int:
         """A new ticket number, unique and increasing (an atomic counter)."""
 
-    def create(self, ticket: Ticket) -> None:
-        """Store a new ticket; fails if the id exists."""
+    def create(self, ticket: Ticket, messages: Sequence[OutboxMessage] = ()) -> None:
+        """Store a new ticket, and the outbox messages it owes at once in the same transaction; fails if the id
+        exists."""
 
     def get(self, ticket_id: str) -> Ticket | None: ...
 

@@ -19,6 +19,7 @@ from complaints.domain.errors import (
     TemporarilyUnavailable,
     TicketNotFound,
 )
+from complaints.domain.outbox import OutboxMessage
 from complaints.domain.photos import (
     KIND_BY_CONTENT_TYPE,
     MAX_UPLOAD_BYTES,
@@ -78,6 +79,12 @@ class NewComplaint:
     # A service code of the city's catalogue, set by a channel that knows what the ticket is about (car moving hands
     # an unmoved car to the traffic police as jt05 乱停车): classification honours it instead of the model.
     service: str | None = None
+    # The contact already sealed under the ticket id, by a channel that must not hold it in the clear until the
+    # ticket is made (WeChat seals the OpenID when the message arrives). Instead of `contact`.
+    contact_sealed: str | None = None
+    # Tell the citizen the ticket number through the messenger (a `received` message, written with the ticket):
+    # for a channel whose reply cannot carry it (WeChat answers before the ticket exists).
+    tell_ticket_no: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,10 +167,12 @@ class Intake:
         try:
             if complaint.contact:
                 ticket = ticket.model_copy(update={"contact_sealed": self.contacts.seal(ticket_id, complaint.contact)})
+            elif complaint.contact_sealed:
+                ticket = ticket.model_copy(update={"contact_sealed": complaint.contact_sealed})
             for key, image in derived_images(ticket_id, photo):
                 self.photos.put(key, image.data, image.content_type)
                 stored.append(key)
-            self.tickets.create(ticket)
+            self.tickets.create(ticket, [received_message(ticket)] if complaint.tell_ticket_no else [])
             stored.append("ticket")
             # The delayed message is the photo's deadline: it classifies the ticket if no photo came by then.
             self.classify_queue.send({"ticket_id": ticket_id}, delay_s=self.photo_wait_s if upload else 0)
@@ -202,6 +211,17 @@ class Intake:
             keys = photo_keys(ticket.id)
             links = {name: self.photos.link(keys[name], CITIZEN_LINK_SECONDS) for name in ("display", "thumbnail")}
         return ticket.to_public(links)
+
+
+def received_message(ticket: Ticket) -> OutboxMessage:
+    return OutboxMessage(
+        ticket_id=ticket.id,
+        ticket_no=ticket.ticket_no,
+        key="received",
+        kind="received",
+        audience="citizen",
+        created_at=ticket.created_at,
+    )
 
 
 def _check_upload(upload: PhotoUpload) -> None:

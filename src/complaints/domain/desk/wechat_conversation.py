@@ -40,6 +40,7 @@ class WechatUser:
     location: dict[str, Any] | None = None  # {"lat", "lng", "label", "at"}
     dialogue: dict[str, Any] | None = None
     tickets: dict[str, str] = field(default_factory=dict)  # ticket_no → ticket id, the latest MAX_RECENT_TICKETS
+    version: int = 0  # of the stored item: a write expects it, so two handlers of one user cannot overwrite each other
 
 
 class WechatUsers(Protocol):
