@@ -335,7 +335,7 @@ def _wechat_delivery(s: Settings):
         tokens=wechat_tokens(s),
         last_seen=lambda openid: store.last_seen(openid_key(s.wechat_app_id, openid)),
         send_sms=SnsSmsSender(sender_id=s.sms_sender_id).send_sms,
-        template_id=s.wechat_template_id or None,
+        template_id=None if s.wechat_template_id in (None, "", "none") else s.wechat_template_id,
         clock=clock_epoch,
     )
 

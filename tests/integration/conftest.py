@@ -1,7 +1,8 @@
 """Starts the local stack (`complaints run`) once per test session, in its own process, and talks HTTP to it.
 
-A fake Weibo runs in this process and the stack is pointed at it through WEIBO_API_BASE, as at any
-Weibo-compatible server: it outlives the stack, and tests can read its comments and inject its errors.
+A fake Weibo and a fake WeChat run in this process and the stack is pointed at them through WEIBO_API_BASE and
+WECHAT_API_BASE (with the WECHAT_* account), as at any compatible server: they outlive the stack, and tests can read
+what they were sent and inject their errors.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from complaints_tools.fake_wechat import FakeWechat
 from complaints_tools.fake_weibo import FakeWeibo
 from complaints_tools.local.waf import highest_limits
 
@@ -131,6 +133,17 @@ def weibo() -> FakeWeibo:
     fake.stop()
 
 
+# One fake WeChat for the session, the account of every stack started here; tests name the stack they send to.
+WECHAT = FakeWechat()
+
+
+@pytest.fixture(scope="session")
+def wechat() -> FakeWechat:
+    WECHAT.start()
+    yield WECHAT
+    WECHAT.stop()
+
+
 def _first_weibo_poll_done(health: dict[str, Any]) -> bool:
     return health["schedules"]["WeiboFunction"]["invocations"] >= 1
 
@@ -141,13 +154,21 @@ def start_stack(
     """`complaints run` in its own process, pointed at `weibo`; returns once `ready(health)` (by default: once its
     first Weibo poll is done). `--root DIR` in `args` runs another folder's template.yaml (a test's own)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "LOCAL_STATE"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEIBO_", "WECHAT_", "LOCAL_STATE"))}
     env["LOCAL_RETRY_SECONDS"] = "1"  # failed messages come back after 1 s instead of 90 s
     env["WEIBO_API_BASE"] = weibo.api_base
     env["WEIBO_ACCESS_TOKEN"] = weibo.token  # seeded into the SSM parameter the poller reads
     # The scheduler's first run happens at start; after it, tests run the poller when they choose
     # (POST /_local/schedules/WeiboFunction), so no run races a test's injected error.
     env["WEIBO_POLL_SECONDS"] = "3600"
+    if WECHAT.port:  # started: the stack calls it as WeChat, with its account (seeded into SSM)
+        env |= {
+            "WECHAT_API_BASE": WECHAT.api_base,
+            "WECHAT_APP_ID": WECHAT.app_id,
+            "WECHAT_TOKEN": WECHAT.token,
+            "WECHAT_AES_KEY": WECHAT.aes_key,
+            "WECHAT_APP_SECRET": WECHAT.app_secret,
+        }
     with open(log, "a") as out:
         proc = subprocess.Popen(
             [
@@ -196,7 +217,7 @@ def stop_stack(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, weibo) -> LocalStackClient:
+def stack(tmp_path_factory, weibo, wechat) -> LocalStackClient:
     log = tmp_path_factory.mktemp("stack") / "stack.log"
     # A ticket waits PHOTO_WAIT_S for its uploaded photo instead of 15 minutes.
     proc, client = start_stack(weibo, log, "--parameter", f"PhotoWaitSeconds={PHOTO_WAIT_S}")

@@ -23,6 +23,10 @@ TICKETS = ("ticket#*",)
 MESSAGES = ("message#*",)  # the outbox: messages a move owes, written in the move's transaction
 COUNTER = ("counter#ticket_no",)
 LEDGER = ("weibo#*",)  # the Weibo cursor, one item per mention, the reply outbox
+WECHAT_USERS_AND_TOKEN = ("wechat#user#*", "wechat#access-token")  # the 48-hour window; the shared access token
+WECHAT_APP_SECRET = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WechatParameterPrefix}/app-secret"
+)
 ENTRIES = ("ticket#*",)  # BoardTable: one entry per ticket number
 POSTINGS = ("term#*",)  # BoardTable: the search postings of one word
 DERIVED = "${PhotosBucket.Arn}/photos/*"  # photos/<ticket id>/display.jpg and thumbnail.jpg
@@ -88,6 +92,42 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
             None,
         ),
     ],
+    # WeChat's server URL: a delivery, the user and the draft in one transaction, the OpenID sealed at once.
+    "WechatFunction": [
+        (("kms:Encrypt",), "ContactKey", None),
+        (("dynamodb:GetItem", "dynamodb:PutItem"), "TicketsTable", ("wechat#in#*", "wechat#user#*", "wechat#draft#*")),
+        (("dynamodb:GetItem",), "TicketsTable", TICKETS),  # 查询: the user's own tickets
+        (
+            ("ssm:GetParameter",),
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WechatParameterPrefix}/token",
+            None,
+        ),
+        (
+            ("ssm:GetParameter",),
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WechatParameterPrefix}/aes-key",
+            None,
+        ),
+    ],
+    # Drafts to tickets: the intake's grants (no sealing: the draft's contact is sealed already), WeChat's media.
+    "WechatDraftsFunction": [
+        (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),
+        # the ticket and its received message in one transaction; read it on a redelivery; undo
+        (("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS + MESSAGES),
+        (("dynamodb:GetItem", "dynamodb:PutItem"), "TicketsTable", WECHAT_USERS_AND_TOKEN),
+        (("s3:PutObject", "s3:DeleteObject"), DERIVED, None),
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+        (("ssm:GetParameter",), WECHAT_APP_SECRET, None),
+        (("sqs:SendMessage",), "WechatDraftsDeadLetterQueue", None),
+        (
+            ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"),
+            "not TicketsTable.StreamArn",
+            "deny",
+        ),
+    ],
+    "WechatTokenFunction": [
+        (("dynamodb:GetItem", "dynamodb:PutItem"), "TicketsTable", ("wechat#access-token",)),
+        (("ssm:GetParameter",), WECHAT_APP_SECRET, None),
+    ],
     "AgencyFunction": [
         # read and move tickets (accept, reply, return, extend, assign), with the messages they owe
         (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
@@ -102,6 +142,8 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
         (("dynamodb:GetItem",), "TicketsTable", TICKETS),
         (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", MESSAGES),  # claim and record deliveries
         (("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), "TicketsTable", LEDGER),  # Weibo comments
+        (("dynamodb:GetItem", "dynamodb:PutItem"), "TicketsTable", WECHAT_USERS_AND_TOKEN),  # answers in WeChat
+        (("ssm:GetParameter",), WECHAT_APP_SECRET, None),  # a token, when WeChat rejected the stored one
         (("sns:Publish",), "*", None),  # SMS to a phone number has no resource but "*"
         (
             ("ses:SendEmail",),
@@ -154,6 +196,9 @@ SAM_ADDS = {
     "RouteFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"],
     "WeiboFunction": ["AWSLambdaBasicExecutionRole"],
     "AgencyFunction": ["AWSLambdaBasicExecutionRole"],
+    "WechatFunction": ["AWSLambdaBasicExecutionRole"],
+    "WechatDraftsFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
+    "WechatTokenFunction": ["AWSLambdaBasicExecutionRole"],
     "MessengerFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
     "DeadlinesFunction": ["AWSLambdaBasicExecutionRole"],
     "BoardFunction": ["AWSLambdaBasicExecutionRole"],
@@ -269,7 +314,7 @@ def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
         assert denied == {f"not {q}" for q in queues}, fn
 
 
-def test_only_the_messenger_opens_contact_details_and_only_it_and_the_board_read_the_tickets_stream(tpl):
+def test_only_the_messenger_opens_contact_details_and_only_it_the_board_and_wechat_drafts_read_the_stream(tpl):
     openers = [f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", None) in _template_grants(tpl, f)]
     assert openers == ["MessengerFunction"]
     streams = [
@@ -281,6 +326,7 @@ def test_only_the_messenger_opens_contact_details_and_only_it_and_the_board_read
     assert sorted(streams) == [
         ("BoardProjectionFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
         ("MessengerFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
+        ("WechatDraftsFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
     ]
 
 

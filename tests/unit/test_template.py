@@ -334,12 +334,14 @@ def test_weibo_poller_reads_its_token_from_the_ssm_parameter_it_may_read(tpl):
 
 def test_media_downloads_go_only_to_the_hosts_of_a_parameter_that_admits_host_names_alone(tpl):
     from complaints.adapters.fetch import FetchPolicy
+    from complaints.adapters.wechat.http import WECHAT_PICTURE_HOSTS
     from complaints.adapters.weibo.http import WEIBO_PICTURE_HOSTS
 
     param = tpl.doc["Parameters"]["MediaFetchHosts"]
-    env = tpl.functions()["WeiboFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["MEDIA_FETCH_HOSTS"] == {"Ref": "MediaFetchHosts"}
-    assert param["Default"] == WEIBO_PICTURE_HOSTS
+    for fn in ("WeiboFunction", "WechatDraftsFunction"):
+        env = tpl.functions()[fn]["Properties"]["Environment"]["Variables"]
+        assert env["MEDIA_FETCH_HOSTS"] == {"Ref": "MediaFetchHosts"}
+    assert param["Default"] == f"{WEIBO_PICTURE_HOSTS},{WECHAT_PICTURE_HOSTS}"
     pattern = re.compile(param["AllowedPattern"])
     for admitted in (param["Default"], "*.sinaimg.cn,wx1.example.com", "media.weixin.qq.com"):
         assert pattern.fullmatch(admitted) and FetchPolicy.parse(admitted).hosts  # what it admits, the code takes
@@ -406,6 +408,7 @@ def test_contact_details_are_encrypted_by_intake_and_opened_only_by_the_messenge
     assert sorted(grants) == [
         ("IntakeFunction", "kms:Encrypt"),
         ("MessengerFunction", "kms:Decrypt"),
+        ("WechatFunction", "kms:Encrypt"),
         ("WeiboFunction", "kms:Encrypt"),
     ]
 

@@ -87,6 +87,7 @@ class LocalStack:
         self.schedulers: dict[str, Scheduler] = {}
         self.env_overrides: dict[str, str] = {}
         self.fake_weibo = None
+        self.fake_wechat = None
         self.functions: dict[str, Function] = {}
         self.limiters: list[RateLimiter] = []
         self.skipped: list[str] = []
@@ -131,8 +132,11 @@ class LocalStack:
         self._subscribe_agencies()
         self._open_web()
         self._connect_weibo()
+        self._connect_wechat()
         self._start_functions()
         self._serve()
+        if self.fake_wechat is not None:  # the fake's messages go to this stack's /wechat
+            self.fake_wechat.server_url = f"{self.url}/wechat"
         for scheduler in self.schedulers.values():
             scheduler.start()
         log.info("local stack ready at %s in %.1f s", self.url, time.monotonic() - t0)
@@ -196,7 +200,7 @@ class LocalStack:
             return
         base, token, self.fake_weibo = weibo_endpoint(os.environ)
         self.env_overrides["WEIBO_API_BASE"] = base
-        hosts = media_fetch_hosts(tpl.function_environment(pollers[0]).get("MEDIA_FETCH_HOSTS"), base)
+        hosts = media_fetch_hosts(self._media_hosts(pollers[0]), base)
         if hosts:
             self.env_overrides["MEDIA_FETCH_HOSTS"] = hosts
         parameter = tpl.function_environment(pollers[0])["WEIBO_TOKEN_PARAMETER"]
@@ -207,6 +211,36 @@ class LocalStack:
         else:
             log.warning("WEIBO_API_BASE is set but WEIBO_ACCESS_TOKEN is not: %s stays empty", parameter)
         log.info("Weibo poller reads %s", base)
+
+    def _media_hosts(self, logical: str) -> str | None:
+        return self.env_overrides.get("MEDIA_FETCH_HOSTS") or self.template.function_environment(logical).get(
+            "MEDIA_FETCH_HOSTS"
+        )
+
+    def _connect_wechat(self) -> None:
+        """Point the WeChat functions at WECHAT_API_BASE if set, else at a fake WeChat started here; seed the
+        account's SecureStrings (<WECHAT_PARAMETER_PREFIX>/token, /aes-key, /app-secret) where the deployed
+        functions read them, from WECHAT_TOKEN, WECHAT_AES_KEY and WECHAT_APP_SECRET or the fake's own values."""
+        tpl = self.template
+        users = [f for f in tpl.functions() if "WECHAT_PARAMETER_PREFIX" in tpl.function_environment(f)]
+        if not users:
+            return
+        account, self.fake_wechat = wechat_account(os.environ)
+        self.env_overrides["WECHAT_API_BASE"] = account["api_base"]
+        self.env_overrides["WECHAT_APP_ID"] = account["app_id"]
+        fetching = [f for f in users if "MEDIA_FETCH_HOSTS" in tpl.function_environment(f)]
+        if fetching:
+            hosts = media_fetch_hosts(self._media_hosts(fetching[0]), account["api_base"])
+            if hosts:
+                self.env_overrides["MEDIA_FETCH_HOSTS"] = hosts
+        prefix = tpl.function_environment(users[0])["WECHAT_PARAMETER_PREFIX"]
+        ssm = boto3.client("ssm", region_name=REGION)
+        for name in ("token", "aes-key", "app-secret"):
+            if account[name]:
+                ssm.put_parameter(Name=f"{prefix}/{name}", Value=account[name], Type="SecureString", Overwrite=True)
+            else:
+                log.warning("WECHAT_API_BASE is set without its %s: %s/%s stays empty", name, prefix, name)
+        log.info("WeChat functions call %s as %s", account["api_base"], account["app_id"])
 
     def _start_functions(self) -> None:
         tpl = self.template
@@ -428,6 +462,8 @@ class LocalStack:
                         {"rule": r.rule.name, "limit": r.rule.limit, "window_s": r.rule.window_s} for r in self.limiters
                     ],
                     "weibo_api_base": self.env_overrides.get("WEIBO_API_BASE"),
+                    "wechat_api_base": self.env_overrides.get("WECHAT_API_BASE"),
+                    "fake_wechat": self.fake_wechat.url if self.fake_wechat else None,
                 },
             )
         return self._send_json(req, HTTPStatus.NOT_FOUND, {"error": {"code": "not_found", "message": "no such route"}})
@@ -497,6 +533,8 @@ class LocalStack:
             self.saver.stop()
         if self.fake_weibo:
             self.fake_weibo.stop()
+        if self.fake_wechat:
+            self.fake_wechat.stop()
         if self._moto:
             self._moto.stop()
 
@@ -531,8 +569,42 @@ def weibo_endpoint(environ) -> tuple[str, str | None, Any]:
     return fake.api_base, environ.get("WEIBO_ACCESS_TOKEN") or fake.token, fake
 
 
+def wechat_account(environ) -> tuple[dict[str, str | None], Any]:
+    """({"api_base", "app_id", "token", "aes-key", "app-secret"}, fake server or None): the WECHAT_* variables; a fake
+    WeChat on a free port unless WECHAT_API_BASE is set, with the account's values where they are given."""
+    given = {
+        "token": environ.get("WECHAT_TOKEN") or None,
+        "app_id": environ.get("WECHAT_APP_ID") or None,
+        "app-secret": environ.get("WECHAT_APP_SECRET") or None,
+        "aes-key": environ.get("WECHAT_AES_KEY") or None,
+    }
+    if environ.get("WECHAT_API_BASE"):
+        return {
+            **given,
+            "api_base": environ["WECHAT_API_BASE"],
+            "app_id": given["app_id"] or DEFAULT_WECHAT_APP_ID,
+        }, None
+    from complaints_tools.fake_wechat import FakeWechat
+
+    fake = FakeWechat(
+        token=given["token"], app_id=given["app_id"], app_secret=given["app-secret"], aes_key=given["aes-key"]
+    ).start()
+    account = {
+        "api_base": fake.api_base,
+        "app_id": fake.app_id,
+        "token": fake.token,
+        "aes-key": fake.aes_key,
+        "app-secret": fake.app_secret,
+    }
+    return account, fake
+
+
+DEFAULT_WECHAT_APP_ID = "wx0000000000000000"  # the template parameter's default
+
+
 def media_fetch_hosts(template_hosts: str | None, weibo_base: str) -> str | None:
-    """The template's allow-list plus the exact origin of a Weibo on loopback, whose pictures it serves itself.
+    """The template's allow-list plus the exact origin of a Weibo or WeChat on loopback, whose pictures it serves
+    itself.
 
     An exact origin (`http://127.0.0.1:8090`) admits that scheme, address and port only; the template parameter's
     pattern admits no such entry, so only the local stack can add one.
@@ -574,6 +646,14 @@ def serve_forever(
     if stack.web is not None:
         u = stack.url
         print(f"  pages: {u}/ (complain)  {u}/board (public board)  {u}/agency (staff)  {u}/triage", flush=True)
+    if stack.fake_wechat:
+        wx = stack.fake_wechat
+        print(
+            f"Fake WeChat at {wx.url} (AppID {wx.app_id}), sending to {wx.server_url}: a user's message is"
+            f' curl -X POST {wx.url}/_fake/send -d \'{{"openid": "o-me", "content": "…"}}\';'
+            f" what reached WeChat users: {wx.url}/_fake/messages",
+            flush=True,
+        )
     if stack.fake_weibo:
         fake = stack.fake_weibo
         print(
