@@ -102,6 +102,7 @@ class DynamoWechatStore:
             location=data.get("location"),
             dialogue=data.get("dialogue"),
             tickets={str(k): str(v) for k, v in (data.get("tickets") or {}).items()},
+            car=data.get("car"),
             version=int(data.get("version", 0)),
         )
 
@@ -133,6 +134,8 @@ class DynamoWechatStore:
             item["location"] = user.location
         if user.dialogue is not None:
             item["dialogue"] = user.dialogue
+        if user.car is not None:
+            item["car"] = user.car
         put: dict[str, Any] = {"TableName": self.table.name, "Item": _to_dynamo(item)}
         if user.version:
             put["ConditionExpression"] = "version = :seen"
