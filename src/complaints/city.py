@@ -162,6 +162,41 @@ _CAR_MOVING_TEXTS = {
 _CAR_MOVING_PLACEHOLDERS = {"sign", "code", "minutes", "plate", "location", "link"}
 
 
+# [wechat]: what the desk says in WeChat (desk/wechat_conversation.Wording, and `received` for the messenger), each
+# text with the placeholders it may hold. A text the city file leaves out keeps the code's default.
+WECHAT_TEXTS: dict[str, set[str]] = {
+    "received": {"ticket_no", "link"},
+    "welcome": set(),
+    "help": set(),
+    "picture_kept": set(),
+    "location_kept": set(),
+    "submitted": set(),
+    "cancelled": set(),
+    "nothing_to_cancel": set(),
+    "not_found": set(),
+    "status": {"ticket_no", "status"},
+    "answer": {"answer"},
+    "unsupported": set(),
+    "car_phone": set(),
+    "car_code_sent": set(),
+    "car_plate": set(),
+    "car_notified": {"plate", "minutes"},
+    "car_reminded": {"plate"},
+    "car_police": {"ticket_no"},
+    "car_moved": {"plate"},
+    "car_no_request": set(),
+    "car_bad_phone": set(),
+    "car_bad_code": set(),
+    "car_bad_plate": set(),
+    "car_limit": {"minutes"},
+    "car_not_yet": set(),
+    "car_blocked": set(),
+    "car_unknown_plate": set(),
+    "car_unavailable": set(),
+}
+WECHAT_RECEIVED = "您反映的问题已登记，问题编号{ticket_no}。进度：{link}\n发送“查询 {ticket_no}”可查看"
+
+
 @dataclass(frozen=True)
 class CarMovingRules:
     """Self-service car moving (自助移车): limits, the police's service code, and the texts ([car_moving])."""
@@ -197,6 +232,7 @@ class City:
     gazetteer: Gazetteer = Gazetteer()
     calendar: WorkingCalendar = WorkingCalendar()
     car_moving: CarMovingRules | None = None
+    wechat_texts: tuple[tuple[str, str], ...] = ()  # [wechat]: (name, text), as WECHAT_TEXTS names them
     _default_limits: ServiceLimits = ServiceLimits()
     _agency_by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
     _service_by_code: dict[str, Service] = field(init=False, repr=False, compare=False)
@@ -482,6 +518,7 @@ class City:
         self._check_services()
         self._check_gazetteer()
         self._check_car_moving()
+        self._check_wechat()
         for a in self.agencies:
             if a.kind not in ("department", "town", "triage"):
                 raise CityConfigError(f"agency {a.id}: kind must be department, town or triage, not {a.kind!r}")
@@ -491,6 +528,21 @@ class City:
                 unknown = set(n.districts) - set(names)
                 if unknown:
                     raise CityConfigError(f"agency {a.id}: unknown districts {sorted(unknown)}")
+
+    def wechat_text(self, name: str, **values: Any) -> str | None:
+        """A [wechat] text of the city file, its placeholders filled; None if the file leaves it to the default."""
+        text = dict(self.wechat_texts).get(name)
+        return None if text is None else text.format(**values)
+
+    def _check_wechat(self) -> None:
+        for name, text in self.wechat_texts:
+            if name not in WECHAT_TEXTS:
+                raise CityConfigError(f"[wechat]: unknown text {name!r}")
+            if not isinstance(text, str) or not text.strip():
+                raise CityConfigError(f"[wechat] {name}: a text is needed")
+            used = {m.group(1) for m in re.finditer(r"\{(\w*)\}", text)}
+            if used - WECHAT_TEXTS[name]:
+                raise CityConfigError(f"[wechat] {name}: may hold only {sorted(WECHAT_TEXTS[name])}")
 
     def _check_car_moving(self) -> None:
         rules = self.car_moving
@@ -643,6 +695,7 @@ def load_city(path: str | Path) -> City:
             gazetteer=_gazetteer(raw.get("gazetteer", {})),
             calendar=_calendar(raw.get("calendar", {}), raw.get("service_hours", {})),
             car_moving=_car_moving(raw["car_moving"]) if "car_moving" in raw else None,
+            wechat_texts=tuple(raw.get("wechat", {}).items()),
             _default_limits=limits,
         )
     except KeyError as e:

@@ -345,7 +345,7 @@ def wechat_endpoint():
     from complaints.adapters.aws import KmsContactVault
     from complaints.adapters.wechat.crypto import WechatCrypto
     from complaints.adapters.wechat.dynamo import DynamoWechatStore
-    from complaints.domain.desk.wechat_conversation import WechatConversation
+    from complaints.domain.desk.wechat_conversation import WechatConversation, Wording
     from complaints.domain.desk.wechat_inbox import WechatInbox
     from complaints.domain.wechat import openid_key
     from complaints.wechat_endpoint import WechatEndpoint
@@ -353,7 +353,9 @@ def wechat_endpoint():
     s = Settings.from_env("wechat_app_id", "wechat_parameter_prefix", "contact_key_id")
     token, aes_key = _wechat_secret(s, "token"), _wechat_secret(s, "aes-key")
     store = DynamoWechatStore(s.tickets_table, clock=clock_epoch)
+    the_city = city(s.city_config)
     conversation = WechatConversation(
+        wording=Wording(**{name: text for name, text in the_city.wechat_texts if name != "received"}),
         users=store,  # replaced per delivery by the inbox's unit of work
         drafts=None,  # type: ignore[arg-type]
         tickets=_tickets(s),

@@ -139,3 +139,23 @@ def test_a_department_with_no_service_is_refused(tmp_path, city_file):
     path.write_text(text.replace('agency = "tyjr"\n', 'agency = "rsj"\n'), encoding="utf-8")
     with pytest.raises(CityConfigError, match="tyjr"):
         load_city(path)
+
+
+def test_the_wechat_texts_are_the_conversations_and_are_checked(tmp_path, city_file):
+    import dataclasses
+
+    from complaints.city import WECHAT_TEXTS
+    from complaints.domain.desk.wechat_conversation import Wording
+
+    assert {f.name for f in dataclasses.fields(Wording)} | {"received"} == set(WECHAT_TEXTS)
+    city = load_city(city_file)
+    assert city.wechat_text("status", ticket_no=10001, status="已受理") == "问题10001：已受理"
+    text = city_file.read_text(encoding="utf-8")
+    for old, new, message in [
+        ('nothing_to_cancel = "', 'nothing_to_cancl = "', "unknown text"),
+        ('car_police = "已转交交警处理，问题编号{ticket_no}。"', 'car_police = "{phone}"', "may hold only"),
+    ]:
+        path = tmp_path / "bad.toml"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(CityConfigError, match=message):
+            load_city(path)

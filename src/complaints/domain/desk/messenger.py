@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from complaints.city import AGENCY, City
+from complaints.city import AGENCY, WECHAT_RECEIVED, City
 from complaints.domain import clock, routing
 from complaints.domain.errors import UndeliverableContact
 from complaints.domain.outbox import OutboxMessage
@@ -165,10 +165,9 @@ class Messenger:
             return refuse
         link = self.city.ticket_link(ticket.ticket_no)
         if message.kind == "received":
-            text, sms = (
-                f"您反映的问题已登记，问题编号{ticket.ticket_no}。进度：{link}\n发送“查询 {ticket.ticket_no}”可查看",
-                None,
-            )
+            values = {"ticket_no": ticket.ticket_no, "link": link}
+            text = self.city.wechat_text("received", **values) or WECHAT_RECEIVED.format(**values)
+            sms = None
         else:
             sms = citizen_texts(message, ticket, self.city)[0]
             text = wechat_text(message, ticket, self.city)
