@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench_photos.py",
     "bench_privacy.py",
     "bench_answer_loop.py",
+    "bench_wechat.py",
     "bench_board.py",
     "bench_web.py",
 )
