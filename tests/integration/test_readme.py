@@ -10,6 +10,7 @@ from pathlib import Path
 from complaints.city import load_city
 from complaints_tools.demo import SAMPLES
 from complaints_tools.fake_weibo import FakeWeibo
+from tests.integration.conftest import WECHAT
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -27,7 +28,9 @@ def _run(script: str, url: str) -> str:
     return done.stdout
 
 
-def test_the_walkthrough_shows_ticket_10001_dispatched_answered_by_sms_and_closed(tmp_path, stack_process):
+def test_the_walkthrough_shows_ticket_10001_answered_by_sms_and_10002_sent_and_answered_in_wechat(
+    tmp_path, stack_process
+):
     start_stack, stop_stack = stack_process
     weibo = FakeWeibo(samples=False).start()  # as `make run`'s own fake: no mentions until the demo adds them
     log = tmp_path / "stack.log"
@@ -36,6 +39,9 @@ def test_the_walkthrough_shows_ticket_10001_dispatched_answered_by_sms_and_close
         try:
             # The walkthrough, then the answer loop in the same shell (its variables come from the first block).
             script = _shell_block_after("<!-- walkthrough") + _shell_block_after("<!-- loop")
+            script += _shell_block_after("<!-- wechat")
+            if stack.health["wechat_api_base"] == WECHAT.api_base:  # the session's fake: send to this stack
+                WECHAT.server_url = f"{stack.url}/wechat"
             out = _run(script, stack.url).splitlines()
             assert '"ticket_no":10001,"status":"received"' in out[0]
             dispatched = '"status":"dispatched","category":"环境保护","department":"市生态环境局","district":"上望街道"'
@@ -53,12 +59,24 @@ def test_the_walkthrough_shows_ticket_10001_dispatched_answered_by_sms_and_close
             assert out[2:4] == ["accepted", "answered"]
             assert out[4].startswith("sms +8613812345678 【瑞安】问题10001已答复：已安排执法人员到场处置")
             assert out[4].endswith("https://wenzheng.ruian.example/t/10001")
-            assert out[5:] == ["closed"]
+            assert out[5] == "closed"
+            out = out[6:]  # WeChat: a picture, a location, a text; the ticket number and the answer in WeChat
+            assert out[0] == "图片已收到。请再发送文字描述问题（10字以上），10分钟内有效。"
+            assert out[1].startswith("位置已收到")
+            assert out[2] == "已收到您反映的问题，正在登记，问题编号稍后发给您。"
+            assert out[3].startswith(
+                "custom 您反映的问题已登记，问题编号10002。进度：https://wenzheng.ruian.example/t/10002"
+            )
+            assert out[4:6] == ["accepted", "answered"]
+            assert out[6].startswith(
+                "custom 您反映的问题（编号10002）已由市生态环境局答复： 已到场处置，焚烧点已取缔。"
+            )
+            assert out[7:9] == ["问题10002：已答复", "答复：已到场处置，焚烧点已取缔。"]
 
             first_screen = _shell_block_after("With `make run` up").replace("make demo", "#")
             out = _run(first_screen, stack.url)  # curl's answers end without a newline: one line
-            assert '"ticket_no":10002,"status":"received"' in out
-            assert '"ticket_no": "10001"' in out and '"ticket_no": "10002"' not in out
+            assert '"ticket_no":10003,"status":"received"' in out  # after the walkthrough's 10001 and WeChat's 10002
+            assert '"ticket_no": "10001"' in out and '"ticket_no": "10003"' not in out
             assert '"endpoint": "hbj@ruian.example"' in out and '"endpoint": "shangwang@ruian.example"' in out
 
             demo = subprocess.run(
