@@ -630,9 +630,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--server-url", help="our /wechat endpoint, where /_fake/send delivers")
+    for name in ("token", "app-id", "app-secret", "aes-key"):  # WECHAT_* of the stack; random if not given
+        parser.add_argument(f"--{name}")
     args = parser.parse_args(argv)
-    fake = FakeWechat(port=args.port, server_url=args.server_url).start()
-    print(f"fake WeChat at {fake.api_base} (AppID {fake.app_id}); messages at {fake.url}/_fake/messages", flush=True)
+    fake = FakeWechat(
+        token=args.token,
+        app_id=args.app_id,
+        app_secret=args.app_secret,
+        aes_key=args.aes_key,
+        port=args.port,
+        server_url=args.server_url,
+    ).start()
+    print(f"fake WeChat at {fake.api_base}; messages at {fake.url}/_fake/messages", flush=True)
+    print(
+        f"WECHAT_API_BASE={fake.api_base} WECHAT_APP_ID={fake.app_id} WECHAT_TOKEN={fake.token}"
+        f" WECHAT_AES_KEY={fake.aes_key} WECHAT_APP_SECRET={fake.app_secret}",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
