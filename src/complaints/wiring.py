@@ -39,6 +39,11 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(default=6_000_000, gt=0)
     citizen_email_sender: str | None = None
     sms_sender_id: str | None = None
+    # Car moving's notifier: the owners' phones are sealed with the vehicle key; the call comes from this identity
+    # (a phone number or pool of End User Messaging SMS and Voice; empty: no calls) in this Polly voice.
+    vehicle_key_id: str | None = None
+    voice_origination_identity: str = ""
+    voice_id: str = Field(default="Zhiyu", pattern=r"^[A-Za-z]{2,20}$")
     board_table: str | None = None
 
     @field_validator("weibo_api_base")
@@ -267,3 +272,18 @@ def board_projection():
 
     s = Settings.from_env("board_table")
     return BoardProjection(city=city(s.city_config), store=DynamoBoardStore(s.board_table))
+
+
+def car_moving_notice():
+    """The car owner's notices, from the tickets table's stream: the only use case that opens an owner's phone (the
+    only function with kms:Decrypt on the vehicle key)."""
+    from complaints.adapters.vehicles import DynamoNoticeStore, PinpointVoiceCaller, SnsOwnerTexter, VehicleVault
+    from complaints.domain.desk.car_moving_notice import CarMovingNotice
+
+    s = Settings.from_env("vehicle_key_id")
+    return CarMovingNotice(
+        notices=DynamoNoticeStore(s.tickets_table),
+        phones=VehicleVault(s.vehicle_key_id),
+        texter=SnsOwnerTexter(sender_id=s.sms_sender_id),
+        caller=PinpointVoiceCaller(s.voice_origination_identity, s.voice_id),
+    )
