@@ -35,15 +35,15 @@ class Settings(BaseModel):
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
     contact_key_id: str | None = None
-    photo_link_role_arn: str | None = None
-    max_request_bytes: int = Field(default=6_000_000, gt=0)
-    citizen_email_sender: str | None = None
-    sms_sender_id: str | None = None
     # Car moving's notifier: the owners' phones are sealed with the vehicle key; the call comes from this identity
     # (a phone number or pool of End User Messaging SMS and Voice; empty: no calls) in this Polly voice.
     vehicle_key_id: str | None = None
     voice_origination_identity: str = ""
     voice_id: str = Field(default="Zhiyu", pattern=r"^[A-Za-z]{2,20}$")
+    photo_link_role_arn: str | None = None
+    max_request_bytes: int = Field(default=6_000_000, gt=0)
+    citizen_email_sender: str | None = None
+    sms_sender_id: str | None = None
     board_table: str | None = None
 
     @field_validator("weibo_api_base")
