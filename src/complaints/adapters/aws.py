@@ -407,7 +407,7 @@ class DynamoOutbox:
 
     def claim(self, ticket_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
         from complaints.domain import clock
-        from complaints.domain.desk.messenger import DeliveryTaken
+        from complaints.domain.deliveries import DeliveryTaken
 
         condition = "attribute_not_exists(#d.#n)" if stale_claim is None else "#d.#n.claim = :stale"
         values: dict[str, Any] = {":c": {"state": "sending", "claim": claim, "since": Decimal(str(clock.epoch()))}}

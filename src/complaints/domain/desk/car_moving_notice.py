@@ -6,12 +6,12 @@ table; this use case runs from that table's stream, new notices only. It is the 
 phone (the only function with kms:Decrypt on the vehicle key), and only to hand it to the SMS and the voice call.
 
 Each delivery (`sms`, then `voice`) is claimed on the notice item (a conditional write), sent, then recorded, as
-the messenger sends a citizen's messages (messenger.py): a redelivered record finds it sent and sends nothing; a
-send that fails for a while is released and raised, so the stream retries the record (the SMS, once sent, is not
-sent again with the call's retry); a number the service refuses is recorded `refused`; a claim older than its
-lease belonged to a worker that died between sending and recording, and is recorded `interrupted`, never sent
-again: a second call about the same car is worse than none. A notice older than `max_age_s` (the stream retried
-it that long) is recorded `expired` instead of ringing the owner about a car the requester has given up on.
+the messenger sends a citizen's messages (deliveries.send_once): a redelivered record finds it sent and sends
+nothing; a send that fails for a while is released and raised, so the stream retries the record (the SMS, once
+sent, is not sent again with the call's retry); a number the service refuses is recorded `refused`; a claim older
+than its lease belonged to a worker that died between sending and recording, and is recorded `interrupted`, never
+sent again: a second call about the same car is worse than none. A notice older than `max_age_s` (the stream
+retried it that long) is recorded `expired` instead of ringing the owner about a car the requester has given up on.
 
 Nothing here logs or stores the owner's phone: log lines name the request, the notice and the delivery.
 """
@@ -19,15 +19,12 @@ Nothing here logs or stores the owner's phone: log lines name the request, the n
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from complaints.domain import clock
-from complaints.domain.desk.messenger import DELIVERY_LEASE_S, DeliveryInProgress, DeliveryTaken
-from complaints.domain.errors import UndeliverableContact
-from complaints.domain.privacy import mask_personal_numbers
+from complaints.domain.deliveries import DELIVERY_LEASE_S, Deliveries, send_once
 
 log = logging.getLogger("complaints")
 
@@ -35,22 +32,6 @@ log = logging.getLogger("complaints")
 # the car then only wakes its owner.
 NOTICE_MAX_AGE_S = 30 * 60
 DELIVERIES = ("sms", "voice")
-
-
-class NoticeDeliveries(Protocol):
-    """The deliveries of a notice (`carmove#notice#<request_id>#<key>`), as messenger.Outbox keeps a message's."""
-
-    def deliveries(self, request_id: str, key: str) -> dict[str, dict[str, Any]] | None:
-        """The notice's deliveries so far ({name: {"state", …}}), or None if there is no such notice."""
-
-    def claim(self, request_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
-        """Claim a delivery not yet claimed (or one held by `stale_claim`); DeliveryTaken otherwise."""
-
-    def record(self, request_id: str, key: str, delivery: str, claim: str, state: str, detail: str | None) -> None:
-        """Record a claimed delivery's outcome, if `claim` still holds it."""
-
-    def release(self, request_id: str, key: str, delivery: str, claim: str) -> None:
-        """Give a claimed delivery up, for a retry."""
 
 
 class OwnerPhones(Protocol):
@@ -97,7 +78,7 @@ class OwnerNotice:
 
 @dataclass
 class CarMovingNotice:
-    notices: NoticeDeliveries
+    notices: Deliveries  # of the `carmove#notice#<request_id>#<key>` items, owned by the request's id
     phones: OwnerPhones
     texter: OwnerTexter
     caller: OwnerCaller
@@ -125,41 +106,17 @@ class CarMovingNotice:
         return {name: self._once(notice, name, done.get(name), sends[name]) for name in DELIVERIES}
 
     def _once(self, notice: OwnerNotice, name: str, done: dict[str, Any] | None, send: Callable[[], str]) -> str:
-        about = {**self._about(notice), "delivery": name}
-        stale = None
-        if done is not None:
-            if done.get("state") != "sending":
-                return done["state"]  # sent, refused, interrupted or expired: never again
-            if clock.epoch() - float(done.get("since", 0)) < self.lease_s:
-                raise DeliveryInProgress(f"{notice.request_id}/{notice.key}/{name} is being sent by another worker")
-            stale = done.get("claim")
-        claim = secrets.token_hex(8)
-        try:
-            self.notices.claim(notice.request_id, notice.key, name, claim, stale)
-        except DeliveryTaken:
-            raise DeliveryInProgress(f"{notice.request_id}/{notice.key}/{name} was claimed by another worker") from None
-        if stale is not None:
-            log.error("an owner notice was interrupted between sending and recording; not sent again", extra=about)
-            self.notices.record(notice.request_id, notice.key, name, claim, "interrupted", None)
-            return "interrupted"
-        if clock.epoch() - notice.at > self.max_age_s:
-            log.warning("an owner notice came too late to be sent", extra=about)
-            self.notices.record(notice.request_id, notice.key, name, claim, "expired", None)
-            return "expired"
-        try:
-            detail = send()
-        except UndeliverableContact as e:
-            # The adapters' messages never hold the number; masked all the same, as it is stored and logged.
-            reason = mask_personal_numbers(e.message)
-            self.notices.record(notice.request_id, notice.key, name, claim, "refused", reason)
-            log.warning("owner notice refused", extra={**about, "reason": reason})
-            return "refused"
-        except BaseException:
-            self.notices.release(notice.request_id, notice.key, name, claim)
-            raise
-        self.notices.record(notice.request_id, notice.key, name, claim, "sent", detail)
-        log.info("owner notice sent", extra=about)
-        return "sent"
+        return send_once(
+            self.notices,
+            notice.request_id,
+            notice.key,
+            name,
+            done,
+            send,
+            lease_s=self.lease_s,
+            about=self._about(notice),
+            too_late=lambda: clock.epoch() - notice.at > self.max_age_s,
+        )
 
     @staticmethod
     def _about(notice: OwnerNotice) -> dict[str, str]:
