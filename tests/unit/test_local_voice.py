@@ -162,6 +162,7 @@ def stream_event(*items: dict) -> dict:
 
 
 def test_the_function_calls_and_texts_the_owner_once_however_often_the_stream_delivers(aws, monkeypatch):
+    # Three records: a notice, one that is not in the table (nothing sent), one without its plate (retried alone).
     from complaints.domain import clock
 
     key_id = boto3.client("kms").create_key(Description="VehicleKey")["KeyMetadata"]["KeyId"]
@@ -198,8 +199,10 @@ def test_the_function_calls_and_texts_the_owner_once_however_often_the_stream_de
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
 
+    broken = {k: v for k, v in notice.items() if k != "plate"}  # a record the function cannot read: reported alone
     for _ in range(2):  # the stream redelivers the batch
-        assert app.lambda_handler(stream_event(notice, unknown), Context()) == {"batchItemFailures": []}
+        answer = app.lambda_handler(stream_event(notice, unknown, broken), Context())
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "300"}]}
     sent = [e for e in aws.get("/_outbox/deliveries", {}) if e["endpoint"] == owner]
     assert [(e["protocol"], e["message"]) for e in sent] == [("sms", notice["sms"]), ("voice", TEXT)]
     stored = table.get_item(Key={"pk": notice["pk"]})["Item"]["deliveries"]
