@@ -36,7 +36,7 @@ class Settings(BaseModel):
     idempotency_table: str | None = None
     contact_key_id: str | None = None
     # Car moving's notifier: the owners' phones are sealed with the vehicle key; the call comes from this identity
-    # (a phone number or pool of End User Messaging SMS and Voice; empty: no calls) in this Polly voice.
+    # (a phone number or pool of End User Messaging SMS and Voice; empty: the account's voice number) in this voice.
     vehicle_key_id: str | None = None
     voice_origination_identity: str = ""
     voice_id: str = Field(default="Zhiyu", pattern=r"^[A-Za-z]{2,20}$")

@@ -100,7 +100,7 @@ def test_a_call_aws_would_refuse_is_a_validation_exception_and_rings_nobody(aws,
 
 def test_other_voice_operations_are_not_emulated_and_say_so(aws):
     with pytest.raises(ClientError) as e:
-        voice().describe_phone_numbers()
+        voice().describe_pools()
     assert e.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
@@ -122,10 +122,40 @@ def test_an_unknown_voice_is_refused_by_the_service_not_retried(aws):
     assert calls_to(aws, "+8613900000104") == []
 
 
-def test_without_an_origination_identity_every_call_is_refused_and_none_is_placed(aws):
-    with pytest.raises(UndeliverableContact, match="origination identity"):
-        PinpointVoiceCaller("").call("13900000105", TEXT)
-    assert calls_to(aws, "+8613900000105") == []
+def test_without_an_origination_identity_the_call_comes_from_the_account_s_voice_number(aws):
+    caller = PinpointVoiceCaller("")
+    assert caller.call("13900000105", TEXT)
+    assert caller.origination_identity.endswith(":phone-number/phone-complaints-local")
+    assert [e["message"] for e in calls_to(aws, "+8613900000105")] == [TEXT]
+
+
+def test_an_account_without_a_voice_number_refuses_every_call_and_places_none(aws):
+    class NoNumbers:
+        """The account's numbers as an account without any lists them; the calls would go to the local fake."""
+
+        def __init__(self):
+            self.client = voice()
+
+        def get_paginator(self, name):
+            class Empty:
+                def paginate(self, **kw):
+                    return iter([{"PhoneNumbers": []}])
+
+            return Empty()
+
+        def send_voice_message(self, **kw):
+            return self.client.send_voice_message(**kw)
+
+    with pytest.raises(UndeliverableContact, match="VoiceOriginationIdentity"):
+        PinpointVoiceCaller("", client=NoNumbers()).call("13900000106", TEXT)
+    assert calls_to(aws, "+8613900000106") == []
+
+
+def test_the_account_s_numbers_are_listed_with_their_capabilities_and_filtered(aws):
+    numbers = voice().describe_phone_numbers(Filters=[{"Name": "number-capability", "Values": ["VOICE"]}])
+    assert [n["NumberCapabilities"] for n in numbers["PhoneNumbers"]] == [["SMS", "VOICE"]]
+    in_china = voice().describe_phone_numbers(Filters=[{"Name": "iso-country-code", "Values": ["CN"]}])
+    assert in_china["PhoneNumbers"] == []
 
 
 class Context:
@@ -173,7 +203,7 @@ def test_the_function_calls_and_texts_the_owner_once_however_often_the_stream_de
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    owner, plate = "+8613900000106", "浙C12345"
+    owner, plate = "+8613900000107", "浙C12345"
     notice = {
         "pk": notice_key("c" * 32, "notified"),
         "request_id": "c" * 32,

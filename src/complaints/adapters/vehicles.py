@@ -81,27 +81,41 @@ class SnsOwnerTexter:
 
 
 class PinpointVoiceCaller:
-    """A voice call that reads the text out (Amazon Polly's `voice_id`), from `origination_identity`: the phone
-    number, its id or ARN, or a pool's id or ARN, with the VOICE capability. SendVoiceMessage needs one: without it
-    every call is refused (recorded, not retried), and the SMS still goes."""
+    """A voice call that reads the text out (Amazon Polly's `voice_id`), from `origination_identity`: a phone number,
+    its id or ARN, or a pool's id or ARN, with the VOICE capability. SendVoiceMessage needs one; without one
+    configured, the call comes from the account's default: its first active phone number with the VOICE
+    capability (DescribePhoneNumbers, looked up at the first call and kept). An account with none refuses every
+    call (recorded, not retried); the SMS still goes."""
 
     def __init__(self, origination_identity: str, voice_id: str = DEFAULT_VOICE, client: Any = None) -> None:
         self.origination_identity = origination_identity
         self.voice_id = voice_id.upper()
         self.client = client or boto3.client("pinpoint-sms-voice-v2")
-        if not origination_identity:
-            log.warning("no voice origination identity (VOICE_ORIGINATION_IDENTITY): car owners get no call")
 
     def call(self, phone: str, text: str) -> str:
-        if not self.origination_identity:
-            raise UndeliverableContact("no voice origination identity is configured")
+        destination = e164(phone)
         try:
             return self.client.send_voice_message(
-                DestinationPhoneNumber=e164(phone),
-                OriginationIdentity=self.origination_identity,
+                DestinationPhoneNumber=destination,
+                OriginationIdentity=self._origination(),
                 MessageBody=text,
                 MessageBodyTextType="TEXT",
                 VoiceId=self.voice_id,
             )["MessageId"]
         except ClientError as e:
             raise translated_error(e) from e
+
+    def _origination(self) -> str:
+        if not self.origination_identity:
+            pages = self.client.get_paginator("describe_phone_numbers").paginate(
+                Filters=[
+                    {"Name": "status", "Values": ["ACTIVE"]},
+                    {"Name": "number-capability", "Values": ["VOICE"]},
+                ]
+            )
+            found = next((n["PhoneNumberArn"] for page in pages for n in page.get("PhoneNumbers", [])), None)
+            if found is None:
+                raise UndeliverableContact("no phone number of the account can call; set VoiceOriginationIdentity")
+            log.info("voice calls come from the account's phone number", extra={"origination": found})
+            self.origination_identity = found
+        return self.origination_identity

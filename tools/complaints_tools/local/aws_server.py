@@ -18,7 +18,7 @@ its page, not the whole table, and answers are serialised without probing every 
 the same answers, at a page's cost).
 
 moto has no End User Messaging SMS and Voice v2: its SendVoiceMessage (the car owner's call) is answered here, checked
-as AWS checks it, and recorded in the outbox (see `voice_message`).
+as AWS checks it, and recorded in the outbox, and DescribePhoneNumbers lists one voice number (see `voice_message`).
 
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
 SNS was asked to send, and what each e-mail and SMS subscriber (and each number a call rang) would have received.
@@ -49,6 +49,7 @@ import uuid
 from typing import Any
 
 from complaints_tools.local import moto_query, outbox
+from complaints_tools.local.template import ACCOUNT
 
 # SQS long polls hold a thread each (one per queue poller, WaitTimeSeconds 1), besides every concurrent call.
 THREADS = 48
@@ -278,10 +279,19 @@ def _voice_ids() -> frozenset[str]:
     return frozenset(model.shape_for("VoiceId").enum)
 
 
-def voice_message(operation: str, request: Any) -> tuple[int, dict[str, Any]]:
-    """End User Messaging SMS and Voice v2 (`pinpoint-sms-voice-v2`), which moto lacks: SendVoiceMessage only,
-    checked as AWS checks it (an E.164 destination, an origination identity, a body that is not blank and within
-    its limit, a known voice), recorded in the outbox; any other operation is unknown here. (status, JSON body)."""
+# The account's one phone number: what DescribePhoneNumbers lists (a caller without a configured origination
+# identity uses the account's voice number). SendVoiceMessage takes any well-formed identity, this one or another.
+LOCAL_VOICE_NUMBER_ID = "phone-complaints-local"
+LOCAL_VOICE_NUMBER = "+12065550100"
+
+
+def voice_message(operation: str, request: Any, region: str = "us-east-1") -> tuple[int, dict[str, Any]]:
+    """End User Messaging SMS and Voice v2 (`pinpoint-sms-voice-v2`), which moto lacks: SendVoiceMessage, checked
+    as AWS checks it (an E.164 destination, an origination identity, a body that is not blank and within its limit,
+    a known voice) and recorded in the outbox, and DescribePhoneNumbers (the account's one number, with the VOICE
+    capability); any other operation is unknown here. (status, JSON body)."""
+    if operation == "DescribePhoneNumbers":
+        return 200, {"PhoneNumbers": _phone_numbers(request, region)}
     if operation != "SendVoiceMessage":
         return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not emulated locally"}
     if not isinstance(request, dict):
@@ -309,19 +319,50 @@ def voice_message(operation: str, request: Any) -> tuple[int, dict[str, Any]]:
     return 200, {"MessageId": uuid.uuid4().hex}
 
 
+def _phone_numbers(request: Any, region: str) -> list[dict[str, Any]]:
+    number = {
+        "PhoneNumberArn": f"arn:aws:sms-voice:{region}:{ACCOUNT}:phone-number/{LOCAL_VOICE_NUMBER_ID}",
+        "PhoneNumberId": LOCAL_VOICE_NUMBER_ID,
+        "PhoneNumber": LOCAL_VOICE_NUMBER,
+        "Status": "ACTIVE",
+        "IsoCountryCode": "US",
+        "MessageType": "TRANSACTIONAL",
+        "NumberCapabilities": ["SMS", "VOICE"],
+        "NumberType": "TOLL_FREE",
+        "MonthlyLeasingPrice": "2.00",
+        "TwoWayEnabled": False,
+        "SelfManagedOptOutsEnabled": False,
+        "OptOutListName": "Default",
+        "DeletionProtectionEnabled": False,
+        "CreatedTimestamp": 1796169600,
+    }
+    attributes = {
+        "status": [number["Status"]],
+        "number-capability": number["NumberCapabilities"],
+        "iso-country-code": [number["IsoCountryCode"]],
+        "message-type": [number["MessageType"]],
+        "number-type": [number["NumberType"]],
+    }
+    filters = (request.get("Filters") or []) if isinstance(request, dict) else []
+    for f in filters:  # a filter on anything else matches nothing, as on an account without such numbers
+        if not set(f.get("Values") or []) & set(attributes.get(f.get("Name"), [])):
+            return []
+    return [number]
+
+
 def _invalid(reason: str, field: str | None, message: str) -> tuple[int, dict[str, Any]]:
     fields = [{"Name": field, "Message": message}] if field else []
     return 400, {"__type": "ValidationException", "message": message, "Reason": reason, "Fields": fields}
 
 
-def _answer_voice(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+def _answer_voice(environ: dict[str, Any], start_response: Any, region: str) -> list[bytes]:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(length) or b"{}")
     except ValueError:
         request = None
     operation = environ["HTTP_X_AMZ_TARGET"].removeprefix(VOICE_TARGET)
-    status, answer = voice_message(operation, request)
+    status, answer = voice_message(operation, request, region)
     headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", uuid.uuid4().hex)]
     if status != 200:
         headers.append(("x-amzn-ErrorType", answer["__type"]))
@@ -352,7 +393,7 @@ def application(region: str) -> Any:
             with dynamodb:
                 return list(aws(environ, start_response))
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith(VOICE_TARGET):
-            return _answer_voice(environ, start_response)
+            return _answer_voice(environ, start_response, region)
         if not path.startswith("/_outbox/"):
             return aws(environ, start_response)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
