@@ -35,6 +35,11 @@ class Settings(BaseModel):
     keep_photo_originals: bool = False
     idempotency_table: str | None = None
     contact_key_id: str | None = None
+    # Car moving's notifier: the owners' phones are sealed with the vehicle key; the call comes from this identity
+    # (a phone number or pool of End User Messaging SMS and Voice; empty: the account's voice number) in this voice.
+    vehicle_key_id: str | None = None
+    voice_origination_identity: str = ""
+    voice_id: str = Field(default="Zhiyu", pattern=r"^[A-Za-z]{2,20}$")
     photo_link_role_arn: str | None = None
     max_request_bytes: int = Field(default=6_000_000, gt=0)
     citizen_email_sender: str | None = None
@@ -383,4 +388,19 @@ def wechat_drafts():
     s = _wechat_settings()
     return WechatDrafts(
         intake=intake(), api=wechat_api(s), tokens=wechat_tokens(s), users=DynamoWechatStore(s.tickets_table)
+    )
+
+
+def car_moving_notice():
+    """The car owner's notices, from the tickets table's stream: the only use case that opens an owner's phone (the
+    only function with kms:Decrypt on the vehicle key)."""
+    from complaints.adapters.vehicles import DynamoNoticeStore, PinpointVoiceCaller, SnsOwnerTexter, VehicleVault
+    from complaints.domain.desk.car_moving_notice import CarMovingNotice
+
+    s = Settings.from_env("vehicle_key_id")
+    return CarMovingNotice(
+        notices=DynamoNoticeStore(s.tickets_table),
+        phones=VehicleVault(s.vehicle_key_id),
+        texter=SnsOwnerTexter(sender_id=s.sms_sender_id),
+        caller=PinpointVoiceCaller(s.voice_origination_identity, s.voice_id),
     )

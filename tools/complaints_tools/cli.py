@@ -304,6 +304,31 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vehicles(args: argparse.Namespace) -> int:
+    from complaints_tools import vehicles
+
+    try:
+        where = (
+            vehicles.of_stack(args.stack, args.phone_key_parameter)
+            if args.stack
+            else vehicles.of_local_stack(args.url, args.phone_key_parameter)
+        )
+        if args.vehicles_command == "import":
+            outcome = vehicles.import_file(where, Path(args.file), args.skip_bad)
+        else:
+            outcome = vehicles.block(where, args.phone, args.plate, args.reason, args.unblock)
+    except vehicles.VehiclesError as e:
+        print(f"complaints vehicles {args.vehicles_command}: {e}", file=sys.stderr)
+        return 2
+    if args.vehicles_command == "import":
+        for bad in outcome["bad_rows"]:
+            print(f"{args.file}:{bad['line']}: {bad['problem']}", file=sys.stderr)
+        if outcome["refused"]:
+            print(f"{args.file}: nothing imported; fix the rows above or pass --skip-bad", file=sys.stderr)
+    print(json.dumps(outcome, ensure_ascii=False))
+    return 1 if outcome.get("refused") else 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from complaints_tools.loadtest import report, run
 
@@ -464,6 +489,32 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--since", metavar="YYYY-MM-DD", help="only tickets labelled on or after this day (city time)")
     q.add_argument("--city", default=str(DEFAULT_CITY), help="the city file, for its time zone")
     q.set_defaults(func=cmd_labels_export)
+
+    p = sub.add_parser("vehicles", help="car moving: the vehicle registry (CSV import) and the block list")
+    vehicles = p.add_subparsers(dest="vehicles_command", required=True)
+    for name, help_text in (
+        ("import", "seal and write plate,phone rows into VehiclesTable (a file with a bad row is refused whole)"),
+        ("block", "block (or --unblock) a requester by phone, or a plate, for car-moving requests"),
+    ):
+        q = vehicles.add_parser(name, help=help_text)
+        where = q.add_mutually_exclusive_group(required=True)
+        where.add_argument("--url", help="a running local stack, e.g. http://127.0.0.1:3000")
+        where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack's name")
+        q.add_argument(
+            "--phone-key-parameter",
+            metavar="NAME",
+            help="the SSM SecureString of the phone-key secret (default: the stack's PhoneKeyParameter)",
+        )
+        if name == "import":
+            q.add_argument("file", metavar="FILE.csv", help="UTF-8 CSV with the columns plate,phone")
+            q.add_argument("--skip-bad", action="store_true", help="import the good rows of a file with bad ones")
+        else:
+            what = q.add_mutually_exclusive_group(required=True)
+            what.add_argument("--phone", help="the requester's phone (a mainland mobile)")
+            what.add_argument("--plate", help="a plate, e.g. 浙C12345")
+            q.add_argument("--reason", help="why, kept with the block")
+            q.add_argument("--unblock", action="store_true", help="lift the block instead")
+        q.set_defaults(func=cmd_vehicles)
 
     p = sub.add_parser("loadtest", help="N submissions at concurrency C against a fresh local stack, with faults")
     p.add_argument("--n", type=int, default=10000)

@@ -407,13 +407,16 @@ class DynamoOutbox:
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table = (client or boto3.resource("dynamodb")).Table(table_name)
 
+    def _pk(self, ticket_id: str, key: str) -> str:
+        return message_key(ticket_id, key)
+
     def deliveries(self, ticket_id: str, key: str) -> dict[str, dict[str, Any]] | None:
-        item = self.table.get_item(Key={"pk": message_key(ticket_id, key)}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key={"pk": self._pk(ticket_id, key)}, ConsistentRead=True).get("Item")
         return None if item is None else _from_dynamo(item.get("deliveries", {}))
 
     def claim(self, ticket_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
         from complaints.domain import clock
-        from complaints.domain.desk.messenger import DeliveryTaken
+        from complaints.domain.deliveries import DeliveryTaken
 
         condition = "attribute_not_exists(#d.#n)" if stale_claim is None else "#d.#n.claim = :stale"
         values: dict[str, Any] = {":c": {"state": "sending", "claim": claim, "since": Decimal(str(clock.epoch()))}}
@@ -421,7 +424,7 @@ class DynamoOutbox:
             values[":stale"] = stale_claim
         try:
             self.table.update_item(
-                Key={"pk": message_key(ticket_id, key)},
+                Key={"pk": self._pk(ticket_id, key)},
                 UpdateExpression="SET #d.#n = :c",
                 ConditionExpression=f"attribute_exists(pk) AND {condition}",
                 ExpressionAttributeNames={"#d": "deliveries", "#n": delivery},
@@ -446,7 +449,7 @@ class DynamoOutbox:
     ) -> None:
         try:
             self.table.update_item(
-                Key={"pk": message_key(ticket_id, key)},
+                Key={"pk": self._pk(ticket_id, key)},
                 UpdateExpression=expression,
                 ConditionExpression="#d.#n.claim = :claim",
                 ExpressionAttributeNames={"#d": "deliveries", "#n": delivery},

@@ -110,7 +110,7 @@ class MemoryOutbox:
 
     def claim(self, ticket_id: str, key: str, delivery: str, claim: str, stale_claim: str | None = None) -> None:
         from complaints.domain import clock
-        from complaints.domain.desk.messenger import DeliveryTaken
+        from complaints.domain.deliveries import DeliveryTaken
 
         held = self.state.setdefault(message_key(ticket_id, key), {})
         current = held.get(delivery)

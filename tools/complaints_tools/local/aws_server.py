@@ -17,9 +17,12 @@ verified, as the local stack verifies every identity of the template (see resour
 its page, not the whole table, and answers are serialised without probing every AttributeValue (moto_query.py:
 the same answers, at a page's cost).
 
+moto has no End User Messaging SMS and Voice v2: its SendVoiceMessage (the car owner's call) is answered here, checked
+as AWS checks it, and recorded in the outbox, and DescribePhoneNumbers lists one voice number (see `voice_message`).
+
 Besides AWS, the process answers `GET /_outbox/published` and `GET /_outbox/deliveries` (see outbox.py): what
-SNS was asked to send, and what each e-mail and SMS subscriber would have received. S3 bucket names cannot start
-with `_`, so these paths never shadow an AWS request.
+SNS was asked to send, and what each e-mail and SMS subscriber (and each number a call rang) would have received.
+S3 bucket names cannot start with `_`, so these paths never shadow an AWS request.
 
     python -m complaints_tools.local.aws_server     # prints its endpoint URL on the first line of stdout
 
@@ -34,6 +37,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,9 +45,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any
 
 from complaints_tools.local import moto_query, outbox
+from complaints_tools.local.template import ACCOUNT
 
 # SQS long polls hold a thread each (one per queue poller, WaitTimeSeconds 1), besides every concurrent call.
 THREADS = 48
@@ -260,6 +266,110 @@ def _verified_identities() -> None:
     EmailIdentity.verified = True
 
 
+VOICE_TARGET = "PinpointSMSVoiceV2."
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_IDENTITY = re.compile(r"^[A-Za-z0-9_:/+-]{1,256}$")
+_BODY_LIMITS = {"TEXT": 3000, "SSML": 6000}  # characters, SSML's tags included
+
+
+def _voice_ids() -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("pinpoint-sms-voice-v2")
+    return frozenset(model.shape_for("VoiceId").enum)
+
+
+# The account's one phone number: what DescribePhoneNumbers lists (a caller without a configured origination
+# identity uses the account's voice number). SendVoiceMessage takes any well-formed identity, this one or another.
+LOCAL_VOICE_NUMBER_ID = "phone-complaints-local"
+LOCAL_VOICE_NUMBER = "+12065550100"
+
+
+def voice_message(operation: str, request: Any, region: str = "us-east-1") -> tuple[int, dict[str, Any]]:
+    """End User Messaging SMS and Voice v2 (`pinpoint-sms-voice-v2`), which moto lacks: SendVoiceMessage, checked
+    as AWS checks it (an E.164 destination, an origination identity, a body that is not blank and within its limit,
+    a known voice) and recorded in the outbox, and DescribePhoneNumbers (the account's one number, with the VOICE
+    capability); any other operation is unknown here. (status, JSON body)."""
+    if operation == "DescribePhoneNumbers":
+        return 200, {"PhoneNumbers": _phone_numbers(request, region)}
+    if operation != "SendVoiceMessage":
+        return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not emulated locally"}
+    if not isinstance(request, dict):
+        return _invalid("CANNOT_PARSE", None, "The request body is not a JSON object")
+    destination, identity = request.get("DestinationPhoneNumber"), request.get("OriginationIdentity")
+    body, body_type = request.get("MessageBody"), request.get("MessageBodyTextType", "TEXT")
+    for name, value in (("DestinationPhoneNumber", destination), ("OriginationIdentity", identity)):
+        if value is None or value == "":
+            return _invalid("MISSING_PARAMETER", name, f"{name} is required")
+    # The number is the citizen's: the message names the rule, never the value.
+    if not isinstance(destination, str) or not _E164.match(destination):
+        return _invalid("INVALID_PARAMETER", "DestinationPhoneNumber", "The destination must be in E.164 format")
+    if not isinstance(identity, str) or not _IDENTITY.match(identity):
+        return _invalid("FIELD_VALIDATION_FAILED", "OriginationIdentity", "Not a phone number, pool, id or ARN")
+    if body_type not in _BODY_LIMITS:
+        return _invalid("FIELD_VALIDATION_FAILED", "MessageBodyTextType", "Must be TEXT or SSML")
+    if not isinstance(body, str) or not body.strip():
+        return _invalid("MISSING_PARAMETER", "MessageBody", "MessageBody must not be empty")
+    if len(body) > _BODY_LIMITS[body_type]:
+        limit = _BODY_LIMITS[body_type]
+        return _invalid("MAXIMUM_SIZE_EXCEEDED", "MessageBody", f"At most {limit} characters for {body_type}")
+    if "VoiceId" in request and request["VoiceId"] not in _voice_ids():
+        return _invalid("FIELD_VALIDATION_FAILED", "VoiceId", "Not a voice of Amazon Polly")
+    outbox.record_voice(destination, body)
+    return 200, {"MessageId": uuid.uuid4().hex}
+
+
+def _phone_numbers(request: Any, region: str) -> list[dict[str, Any]]:
+    number = {
+        "PhoneNumberArn": f"arn:aws:sms-voice:{region}:{ACCOUNT}:phone-number/{LOCAL_VOICE_NUMBER_ID}",
+        "PhoneNumberId": LOCAL_VOICE_NUMBER_ID,
+        "PhoneNumber": LOCAL_VOICE_NUMBER,
+        "Status": "ACTIVE",
+        "IsoCountryCode": "US",
+        "MessageType": "TRANSACTIONAL",
+        "NumberCapabilities": ["SMS", "VOICE"],
+        "NumberType": "TOLL_FREE",
+        "MonthlyLeasingPrice": "2.00",
+        "TwoWayEnabled": False,
+        "SelfManagedOptOutsEnabled": False,
+        "OptOutListName": "Default",
+        "DeletionProtectionEnabled": False,
+        "CreatedTimestamp": 1796169600,
+    }
+    attributes = {
+        "status": [number["Status"]],
+        "number-capability": number["NumberCapabilities"],
+        "iso-country-code": [number["IsoCountryCode"]],
+        "message-type": [number["MessageType"]],
+        "number-type": [number["NumberType"]],
+    }
+    filters = (request.get("Filters") or []) if isinstance(request, dict) else []
+    for f in filters:  # a filter on anything else matches nothing, as on an account without such numbers
+        if not set(f.get("Values") or []) & set(attributes.get(f.get("Name"), [])):
+            return []
+    return [number]
+
+
+def _invalid(reason: str, field: str | None, message: str) -> tuple[int, dict[str, Any]]:
+    fields = [{"Name": field, "Message": message}] if field else []
+    return 400, {"__type": "ValidationException", "message": message, "Reason": reason, "Fields": fields}
+
+
+def _answer_voice(environ: dict[str, Any], start_response: Any, region: str) -> list[bytes]:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except ValueError:
+        request = None
+    operation = environ["HTTP_X_AMZ_TARGET"].removeprefix(VOICE_TARGET)
+    status, answer = voice_message(operation, request, region)
+    headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", uuid.uuid4().hex)]
+    if status != 200:
+        headers.append(("x-amzn-ErrorType", answer["__type"]))
+    start_response("200 OK" if status == 200 else "400 Bad Request", headers)
+    return [json.dumps(answer, ensure_ascii=False).encode("utf-8")]
+
+
 def application(region: str) -> Any:
     """moto's WSGI application, with the outbox's two read-only routes in front of it.
 
@@ -282,6 +392,8 @@ def application(region: str) -> Any:
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
             with dynamodb:
                 return list(aws(environ, start_response))
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(VOICE_TARGET):
+            return _answer_voice(environ, start_response, region)
         if not path.startswith("/_outbox/"):
             return aws(environ, start_response)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))

@@ -1,4 +1,5 @@
-"""What each agency would have received: SNS publishes matched against e-mail/SMS subscriptions.
+"""What each agency would have received: SNS publishes matched against e-mail/SMS subscriptions; and what citizens
+(and car owners) would have received: SMS to numbers, e-mail through SES, voice calls.
 
 moto accepts e-mail and SMS subscriptions but sends nothing; this records every publish and, when asked,
 pairs it with the subscriptions whose filter policies match — using moto's own filter-policy matcher, so the
@@ -127,6 +128,13 @@ def _subject_and_text(raw: str) -> tuple[str | None, str]:
     return message["subject"], part.get_content() if part is not None else ""
 
 
+def record_voice(destination: str, text: str) -> None:
+    """A voice call SendVoiceMessage placed (aws_server.py answers it: moto has no End User Messaging Voice v2),
+    listed beside the SMS to numbers: the number it rang and the text it read out."""
+    entry = {"protocol": "voice", "endpoint": destination, "subject": None, "message": text}
+    _record_to_citizen({**entry, "ticket_no": None})
+
+
 def _record_to_citizen(entry: dict[str, Any]) -> None:
     with _lock:
         _to_citizens.append({"to": "citizen", "topic": None, **entry, "attributes": {}, "at": time.time()})
@@ -163,8 +171,9 @@ def _text_for(protocol: str, entry: dict[str, Any]) -> str:
 
 def outbox(region: str, topic_labels: dict[str, str]) -> list[dict[str, Any]]:
     """Deliveries to e-mail and SMS subscribers (`"to": "agency"`, whether an agency, a town's copy or triage) and
-    messages to citizens (`"to": "citizen"`: SMS straight to a number, e-mail through SES; `ticket_no` from the SMS's
-    attribute, the e-mail's `ticket_no` tag (SES v2), or else the `#10001` in its subject), oldest first.
+    messages to citizens (`"to": "citizen"`: SMS straight to a number, e-mail through SES, voice calls — a car owner's
+    notice is one of these; `ticket_no` from the SMS's attribute, the e-mail's `ticket_no` tag (SES v2), or else the
+    `#10001` in its subject; none for a call), oldest first.
     `topic_labels` maps topic ARN → short name."""
     backend = sns_backends[DEFAULT_ACCOUNT_ID][region]
     with _lock:
