@@ -40,6 +40,9 @@ class Settings(BaseModel):
     citizen_email_sender: str | None = None
     sms_sender_id: str | None = None
     board_table: str | None = None
+    vehicles_table: str | None = None
+    phone_key_parameter: str | None = None
+    owner_link_base: str | None = None
 
     @field_validator("weibo_api_base")
     @classmethod
@@ -267,3 +270,39 @@ def board_projection():
 
     s = Settings.from_env("board_table")
     return BoardProjection(city=city(s.city_config), store=DynamoBoardStore(s.board_table))
+
+
+def car_moving():
+    """Car moving for the app and WeChat: verified requesters (SMS codes; phones sealed under ContactKey, keyed by an
+    HMAC whose secret is in SSM), the vehicle registry, and the intake for the hand-over to the traffic police."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from complaints.adapters.aws import KmsContactVault
+    from complaints.adapters.car_moving import (
+        DynamoCarMovingStore,
+        DynamoVehicleRegistry,
+        HmacPhoneKeys,
+        SmsCodeTexter,
+    )
+    from complaints.adapters.citizen_channels import SnsSmsSender
+    from complaints.domain.desk.car_moving import CarMoving
+
+    s = Settings.from_env("vehicles_table", "phone_key_parameter", "owner_link_base", "contact_key_id")
+    taking = intake()
+    if taking.city.car_moving is None:
+        raise RuntimeError(f"{s.city_config}: no [car_moving]; the car-moving function needs it")
+    try:
+        secret = SSMProvider().get(s.phone_key_parameter, decrypt=True)
+    except Exception as e:
+        # Say which parameter, never its value.
+        raise RuntimeError(f"the phone-key parameter {s.phone_key_parameter} cannot be read") from e
+    return CarMoving(
+        city=taking.city,
+        store=DynamoCarMovingStore(s.tickets_table),
+        registry=DynamoVehicleRegistry(s.vehicles_table),
+        phone_keys=HmacPhoneKeys(secret),
+        contacts=KmsContactVault(s.contact_key_id),
+        texter=SmsCodeTexter(SnsSmsSender(sender_id=s.sms_sender_id)),
+        intake=taking,
+        owner_link_base=s.owner_link_base,
+    )
