@@ -287,7 +287,7 @@ def car_moving():
     from complaints.adapters.citizen_channels import SnsSmsSender
     from complaints.domain.desk.car_moving import CarMoving
 
-    s = Settings.from_env("vehicles_table", "phone_key_parameter", "owner_link_base", "contact_key_id")
+    s = Settings.from_env("vehicles_table", "phone_key_parameter", "contact_key_id")
     taking = intake()
     if taking.city.car_moving is None:
         raise RuntimeError(f"{s.city_config}: no [car_moving]; the car-moving function needs it")
@@ -304,5 +304,6 @@ def car_moving():
         contacts=KmsContactVault(s.contact_key_id),
         texter=SmsCodeTexter(SnsSmsSender(sender_id=s.sms_sender_id)),
         intake=taking,
-        owner_link_base=s.owner_link_base,
+        # Empty in the template (the API's URL there would be a circular reference): the city's public site.
+        owner_link_base=s.owner_link_base or taking.city.public_base_url,
     )

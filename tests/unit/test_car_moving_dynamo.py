@@ -164,13 +164,9 @@ def test_a_failed_hand_over_puts_the_request_back_for_another_try(desk, monkeypa
 
 def test_the_registry_gives_the_sealed_owner_or_none(aws_credentials):
     with mock_aws():
-        name = "vehicles"
-        boto3.client("dynamodb").create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "plate", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "plate", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        tpl = Template.load(ROOT / "template.yaml")
+        create_all(tpl)
+        name = tpl.physical["VehiclesTable"]["Ref"]
         boto3.resource("dynamodb").Table(name).put_item(
             Item={"plate": "浙C12345", "owner_sealed": "c2VhbGVk", "imported_at": "2026-12-01T00:00:00Z"}
         )
