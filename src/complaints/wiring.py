@@ -278,12 +278,7 @@ def car_moving():
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from complaints.adapters.aws import KmsContactVault
-    from complaints.adapters.car_moving import (
-        DynamoCarMovingStore,
-        DynamoVehicleRegistry,
-        HmacPhoneKeys,
-        SmsCodeTexter,
-    )
+    from complaints.adapters.car_moving import DynamoCarMovingStore, DynamoVehicleRegistry, HmacPhoneKeys
     from complaints.adapters.citizen_channels import SnsSmsSender
     from complaints.domain.desk.car_moving import CarMoving
 
@@ -302,7 +297,7 @@ def car_moving():
         registry=DynamoVehicleRegistry(s.vehicles_table),
         phone_keys=HmacPhoneKeys(secret),
         contacts=KmsContactVault(s.contact_key_id),
-        texter=SmsCodeTexter(SnsSmsSender(sender_id=s.sms_sender_id)),
+        texter=SnsSmsSender(sender_id=s.sms_sender_id),  # the code's SMS is about no ticket
         intake=taking,
         # Empty in the template (the API's URL there would be a circular reference): the city's public site.
         owner_link_base=s.owner_link_base or taking.city.public_base_url,

@@ -155,9 +155,9 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
             "TicketsTable",
             CAR_MOVING,
         ),
-        # the hand-over to the police is a ticket, as the intake stores one (no photo)
+        # the hand-over to the police is a ticket, as the intake stores one (no photo), never read back here
         (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),
-        (("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        (("dynamodb:PutItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
         (("sqs:SendMessage",), "ClassifyQueue", None),
         (("dynamodb:GetItem",), "VehiclesTable", None),  # the owner's sealed phone, by plate
         (

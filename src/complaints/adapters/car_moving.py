@@ -336,13 +336,3 @@ class HmacPhoneKeys:
 
     def key(self, phone: str) -> str:
         return hmac.new(self.secret, phone.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-class SmsCodeTexter:
-    """car_moving.CodeTexter: the verification code by SMS, through the citizens' SMS sender (no ticket yet)."""
-
-    def __init__(self, sender: Any) -> None:
-        self.sender = sender
-
-    def send_sms(self, phone: str, text: str) -> str:
-        return self.sender.send_sms(phone, text, ticket_no=0)
