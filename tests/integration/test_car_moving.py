@@ -8,9 +8,12 @@ A stack of its own: the test moves the stack's clock (forward only), which the s
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -114,6 +117,11 @@ def test_a_blocked_driver_reaches_the_owner_and_neither_sees_the_others_number(s
     not_json = stack.request("POST", "/car-moving", raw=b"{plate", headers=bearer(token))
     assert (not_json.status, not_json.json()["error"]["code"]) == (400, "invalid_json")
 
+    other_method = stack.request("DELETE", "/car-moving")
+    assert (other_method.status, other_method.headers["Allow"]) == (405, "POST")
+    bad_phone = stack.request("POST", "/verify", {"phone": "12345"})
+    assert bad_phone.status == 400 and "12345" not in bad_phone.body.decode()
+
     # The request, as its requester follows it.
     created = stack.request("POST", "/car-moving", body, headers=bearer(token))
     assert created.status == 201, created.body
@@ -160,6 +168,32 @@ def test_a_blocked_driver_reaches_the_owner_and_neither_sees_the_others_number(s
         assert REQUESTER_DIGITS not in answer.decode()
     log = stack.log.read_text(encoding="utf-8")
     assert REQUESTER_DIGITS not in log and OWNER_DIGITS not in log
+
+
+def verified(stack, phone: str) -> str:
+    assert stack.request("POST", "/verify", {"phone": phone}).status == 202
+    code = codes_sent(stack, phone.replace(" ", ""))[-1]
+    confirmed = stack.request("POST", "/verify/confirm", {"phone": phone, "code": code})
+    assert confirmed.status == 200
+    return confirmed.json()["token"]
+
+
+def test_requests_at_once_for_one_plate_notify_its_owner_once_and_count_once(stack):
+    token, plate = verified(stack, "13800000003"), "浙C77777"
+    register(stack, plate, OWNER)
+    body = {"plate": plate, "location": "瑞祥大道口"}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda _: stack.request("POST", "/car-moving", body, headers=bearer(token)), range(6)))
+    assert sorted(r.status for r in replies) == [201, 429, 429, 429, 429, 429]
+    items = stack.aws("dynamodb").get_paginator("scan").paginate(TableName=stack.resource("TicketsTable"))
+    items = [i for page in items for i in page["Items"] if i["pk"]["S"].startswith("carmove#")]
+    notices = [i for i in items if i["pk"]["S"].startswith("carmove#notice#") and i["plate"]["S"] == plate]
+    assert len(notices) == 1 and notices[0]["deliveries"] == {"M": {}}
+    # The five refused ones used up nothing: the requester's month counts one request.
+    secret = stack.aws("ssm").get_parameter(Name="/complaints/car-moving/phone-key", WithDecryption=True)
+    requester = hmac.new(secret["Parameter"]["Value"].encode(), b"+8613800000003", hashlib.sha256).hexdigest()
+    (month,) = [i for i in items if i["pk"]["S"].startswith(f"carmove#month#{requester}#")]
+    assert month["n"] == {"N": "1"}
 
 
 def test_the_owner_gets_an_sms_and_a_voice_call_without_the_requesters_number(stack):

@@ -124,3 +124,23 @@ def test_after_ten_minutes_a_reminder_then_the_police(api, monkeypatch):
     assert (status, police["status"], police["ticket_no"], police["receipt"]) == (200, "police", 10001, "r")
     status, body, _ = api("POST", f"/car-moving/{view['id']}/police", token=t)
     assert (status, body["error"]["code"]) == (409, "not_yet")
+
+
+def test_another_method_is_405_with_the_methods_the_route_takes(api):
+    status, body, headers = api("DELETE", f"/car-moving/{'0' * 32}")
+    assert (status, body["error"]["code"], headers["Allow"]) == (405, "method_not_allowed", ["GET"])
+
+
+def test_the_openapi_fragment_names_every_route(api):
+    doc = car_moving_api.openapi_fragment(api.desk, "t", "1")
+    operations = sorted(op["operationId"] for path in doc["paths"].values() for op in path.values())
+    assert operations == [
+        "confirm_verification",
+        "get_car_moving",
+        "hand_to_police",
+        "owner_confirms",
+        "owner_page",
+        "remind_owner",
+        "request_car_moving",
+        "start_verification",
+    ]
