@@ -181,7 +181,6 @@ def install(app: APIGatewayRestResolver, moving: CarMoving) -> None:
         return created(CarMovingOut.model_validate(view), HTTPStatus.CREATED)
 
     _own = {
-        400: "Not JSON (`invalid_json`)",
         401: "No bearer token, or an unknown or expired one (`not_verified`)",
         404: "No request of this requester with this id (`not_found`)",
         429: _TOO_MANY,
@@ -193,7 +192,7 @@ def install(app: APIGatewayRestResolver, moving: CarMoving) -> None:
         summary="Follow a car-moving request",
         responses={
             200: {"description": "The request as its requester sees it", "content": _json(CarMovingOut)},
-            **_errors({k: v for k, v in _own.items() if k != 400}),
+            **_errors(_own),
         },
     )
     def get_car_moving(
@@ -210,7 +209,7 @@ def install(app: APIGatewayRestResolver, moving: CarMoving) -> None:
             200: {"description": "The owner is notified again", "content": _json(CarMovingOut)},
             **_errors(
                 {
-                    **{k: v for k, v in _own.items() if k != 400},
+                    **_own,
                     409: "Too early (`not_yet`, with `possible_at`), reminded already, or no longer notified",
                 }
             ),
@@ -233,7 +232,7 @@ def install(app: APIGatewayRestResolver, moving: CarMoving) -> None:
             },
             **_errors(
                 {
-                    **{k: v for k, v in _own.items() if k != 400},
+                    **_own,
                     409: "Too early (`not_yet`, with `possible_at`), or the request is no longer notified",
                     503: "The ticket could not be stored (`unavailable`); retry",
                 }
