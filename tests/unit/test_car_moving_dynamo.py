@@ -181,3 +181,42 @@ def test_phone_keys_are_an_hmac_under_the_secret():
     assert keys.key("+8613800000001") != HmacPhoneKeys("t" * 32).key("+8613800000001")
     with pytest.raises(ValueError):
         HmacPhoneKeys("short")
+
+
+@pytest.fixture
+def car_moving_env(aws_credentials, monkeypatch):
+    for name, value in {
+        "TICKETS_TABLE": "tickets",
+        "CITY_CONFIG": "city/ruian.toml",
+        "PHOTOS_BUCKET": "photos",
+        "CLASSIFY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/classify",
+        "CONTACT_KEY_ID": "key",
+        "VEHICLES_TABLE": "vehicles",
+        "PHONE_KEY_PARAMETER": "/complaints/car-moving/phone-key",
+        "OWNER_LINK_BASE": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield monkeypatch
+
+
+def test_the_car_moving_function_fails_at_init_without_its_phone_key_and_never_says_it(car_moving_env):
+    from complaints import wiring
+
+    with pytest.raises(RuntimeError, match="/complaints/car-moving/phone-key cannot be read"):
+        wiring.car_moving()
+    boto3.client("ssm").put_parameter(
+        Name="/complaints/car-moving/phone-key", Value="short-secret", Type="SecureString"
+    )
+    with pytest.raises(ValueError) as failed:
+        wiring.car_moving()
+    assert "short-secret" not in str(failed.value)
+
+
+def test_without_a_link_base_the_owners_link_is_the_citys_public_site(car_moving_env):
+    from complaints import wiring
+
+    boto3.client("ssm").put_parameter(Name="/complaints/car-moving/phone-key", Value="k" * 64, Type="SecureString")
+    assert wiring.car_moving().owner_link_base == "https://wenzheng.ruian.example"
+    car_moving_env.setenv("OWNER_LINK_BASE", "http://127.0.0.1:3000")
+    assert wiring.car_moving().owner_link_base == "http://127.0.0.1:3000"
