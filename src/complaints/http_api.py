@@ -39,6 +39,13 @@ STATUSES: dict[type[errors.DeskError], HTTPStatus] = {
     errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.RequestInProgress: HTTPStatus.CONFLICT,
     errors.MoveNotAllowed: HTTPStatus.CONFLICT,
+    errors.CodeRejected: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.NotVerified: HTTPStatus.UNAUTHORIZED,
+    errors.Blocked: HTTPStatus.FORBIDDEN,
+    errors.LimitReached: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.PlateNotRegistered: HTTPStatus.NOT_FOUND,
+    errors.CarMovingNotFound: HTTPStatus.NOT_FOUND,
+    errors.NotYet: HTTPStatus.CONFLICT,
 }
 
 
@@ -56,10 +63,13 @@ def install(
     what: str,
     body_params: tuple[str, ...] = (),
     statuses: dict[type, HTTPStatus] | None = None,
+    invalid_request: HTTPStatus = HTTPStatus.UNPROCESSABLE_ENTITY,
 ) -> None:
     """Answer every error `app` can meet in the API's shape. `what`: what the body holds, for messages ("the
-    complaint"); `body_params`: the routes' body parameter names, left out of a field's location."""
-    table = {**STATUSES, **(statuses or {})}
+    complaint"); `body_params`: the routes' body parameter names, left out of a field's location; `statuses`:
+    this function's own statuses, before the shared ones; `invalid_request`: the status of a body field that
+    breaks its model's rule."""
+    table = {**(statuses or {}), **{k: v for k, v in STATUSES.items() if k not in (statuses or {})}}
 
     @app.exception_handler(errors.DeskError)
     def _desk_error(e: errors.DeskError) -> Response:
@@ -67,9 +77,15 @@ def install(
         if isinstance(e, errors.MoveNotAllowed):
             # The state the ticket is in now, for a client to show or to reload on.
             return error(status, e.code, e.message, state=e.state)
+        if isinstance(e, errors.LimitReached):
+            return error(status, e.code, e.message, headers={"Retry-After": str(e.retry_after_s)})
+        if isinstance(e, errors.NotYet):
+            return error(status, e.code, e.message, possible_at=e.possible_at)
+        if isinstance(e, errors.NotVerified):
+            return error(status, e.code, e.message, headers={"WWW-Authenticate": "Bearer"})
         return error(status, e.code, e.message)
 
-    _install_body_errors(app, what, body_params)
+    _install_body_errors(app, what, body_params, invalid_request)
 
     @app.not_found
     def _not_found(e: NotFoundError) -> Response:
@@ -82,7 +98,9 @@ def install(
         return error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
 
-def _install_body_errors(app: APIGatewayRestResolver, what: str, body_params: tuple[str, ...]) -> None:
+def _install_body_errors(
+    app: APIGatewayRestResolver, what: str, body_params: tuple[str, ...], invalid_request: HTTPStatus
+) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(e: RequestValidationError) -> Response:
         errs = e.errors()
@@ -93,13 +111,13 @@ def _install_body_errors(app: APIGatewayRestResolver, what: str, body_params: tu
             if not app.current_event.body:
                 message = f"the request body is empty; send {what} as a JSON object"
                 return error(HTTPStatus.BAD_REQUEST, "empty_body", message)
-            return error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "body: must be a JSON object, not null")
+            return error(invalid_request, "invalid_request", "body: must be a JSON object, not null")
         # Name the field and the rule, never echo the input: it may hold a phone number.
         parts = []
         for err in errs[:5]:
             loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", *body_params))
             parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
-        return error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "; ".join(parts))
+        return error(invalid_request, "invalid_request", "; ".join(parts))
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(e: UnicodeDecodeError) -> Response:

@@ -49,6 +49,9 @@ class Settings(BaseModel):
     wechat_app_id: str | None = Field(default=None, pattern=r"^wx[0-9a-f]{16}$")
     wechat_parameter_prefix: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_.\-/]+[^/]$")
     wechat_template_id: str | None = None
+    vehicles_table: str | None = None
+    phone_key_parameter: str | None = None
+    owner_link_base: str | None = None
 
     @field_validator("weibo_api_base")
     @classmethod
@@ -403,4 +406,36 @@ def car_moving_notice():
         phones=VehicleVault(s.vehicle_key_id),
         texter=SnsOwnerTexter(sender_id=s.sms_sender_id),
         caller=PinpointVoiceCaller(s.voice_origination_identity, s.voice_id),
+    )
+
+
+def car_moving():
+    """Car moving for the app and WeChat: verified requesters (SMS codes; phones sealed under ContactKey, keyed by an
+    HMAC whose secret is in SSM), the vehicle registry, and the intake for the hand-over to the traffic police."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from complaints.adapters.aws import KmsContactVault
+    from complaints.adapters.car_moving import DynamoCarMovingStore, DynamoVehicleRegistry, HmacPhoneKeys
+    from complaints.adapters.citizen_channels import SnsSmsSender
+    from complaints.domain.desk.car_moving import CarMoving
+
+    s = Settings.from_env("vehicles_table", "phone_key_parameter", "contact_key_id")
+    taking = intake()
+    if taking.city.car_moving is None:
+        raise RuntimeError(f"{s.city_config}: no [car_moving]; the car-moving function needs it")
+    try:
+        secret = SSMProvider().get(s.phone_key_parameter, decrypt=True)
+    except Exception as e:
+        # Say which parameter, never its value.
+        raise RuntimeError(f"the phone-key parameter {s.phone_key_parameter} cannot be read") from e
+    return CarMoving(
+        city=taking.city,
+        store=DynamoCarMovingStore(s.tickets_table),
+        registry=DynamoVehicleRegistry(s.vehicles_table),
+        phone_keys=HmacPhoneKeys(secret),
+        contacts=KmsContactVault(s.contact_key_id),
+        texter=SnsSmsSender(sender_id=s.sms_sender_id),  # the code's SMS is about no ticket
+        intake=taking,
+        # Empty in the template (the API's URL there would be a circular reference): the city's public site.
+        owner_link_base=s.owner_link_base or taking.city.public_base_url,
     )

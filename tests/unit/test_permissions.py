@@ -31,6 +31,9 @@ ENTRIES = ("ticket#*",)  # BoardTable: one entry per ticket number
 POSTINGS = ("term#*",)  # BoardTable: the search postings of one word
 DERIVED = "${PhotosBucket.Arn}/photos/*"  # photos/<ticket id>/display.jpg and thumbnail.jpg
 ORIGINALS = "${PhotosBucket.Arn}/originals/*"  # originals/<ticket id>, uploaded by presigned POST
+CAR_MOVING = ("carmove#*",)  # codes, requesters, blocks, requests, owner links, limits, notices, the audit
+NOTICES = ("carmove#notice#*",)  # an owner's notice, with its deliveries
+REQUESTER_PHONES = "context ticket_id requester#*"  # sealed requesters' phones (car moving), no ticket's contact
 QUEUE_READS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 
 # (actions, resource, the tickets table's items it is limited to, or how else it is conditioned)
@@ -186,6 +189,42 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
         (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", TICKETS),
         (("dynamodb:PutItem",), "TicketsTable", MESSAGES),
     ],
+    "CarMovingFunction": [
+        (("kms:Encrypt",), "ContactKey", None),  # seal the requester's phone; the police ticket's contact
+        (("kms:Decrypt",), "ContactKey", REQUESTER_PHONES),  # the requester's phone for the police ticket
+        (
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            "TicketsTable",
+            CAR_MOVING,
+        ),
+        # the hand-over to the police is a ticket, as the intake stores one (no photo), never read back here
+        (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),
+        (("dynamodb:PutItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+        (("dynamodb:GetItem",), "VehiclesTable", None),  # the owner's sealed phone, by plate
+        (
+            ("ssm:GetParameter",),
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PhoneKeyParameter}",
+            None,
+        ),
+        (("sns:Publish",), "*", None),  # the verification code by SMS
+    ],
+    "CarMovingNoticeFunction": [
+        (("dynamodb:GetItem", "dynamodb:UpdateItem"), "TicketsTable", NOTICES),  # claim and record deliveries
+        (("kms:Decrypt",), "VehicleKey", None),  # the one function that opens owners' phones
+        (("sns:Publish",), "*", None),  # the owner's SMS
+        (
+            ("sms-voice:SendVoiceMessage", "sms-voice:DescribePhoneNumbers"),
+            "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*",
+            None,
+        ),
+        (("sqs:SendMessage",), "CarMovingNoticeDeadLetterQueue", None),  # the stream's on-failure records
+        (
+            ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"),
+            "not TicketsTable.StreamArn",
+            "deny",
+        ),
+    ],
 }
 # What SAM adds to each role by itself: CloudWatch Logs for every function, and for an SQS event source the
 # AWS-managed queue-reading policy (any queue: hence the Deny rows above, which keep each to its own queue).
@@ -203,6 +242,8 @@ SAM_ADDS = {
     "DeadlinesFunction": ["AWSLambdaBasicExecutionRole"],
     "BoardFunction": ["AWSLambdaBasicExecutionRole"],
     "BoardProjectionFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
+    "CarMovingFunction": ["AWSLambdaBasicExecutionRole"],
+    "CarMovingNoticeFunction": ["AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole"],
 }
 
 
@@ -237,8 +278,12 @@ def _limit(statement: dict[str, Any]) -> Any:
         "dynamodb:LeadingKeys"
     ]:
         return tuple(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
-    if condition == {"StringEquals": {"kms:ViaService": condition["StringEquals"]["kms:ViaService"]}}:
+    if list(condition) == ["StringEquals"] and list(condition["StringEquals"]) == ["kms:ViaService"]:
         return f"via {_name(condition['StringEquals']['kms:ViaService'])}"
+    if list(condition) == ["StringLike"] and len(condition["StringLike"]) == 1:
+        ((key, pattern),) = condition["StringLike"].items()
+        if key.startswith("kms:EncryptionContext:"):
+            return f"context {key.removeprefix('kms:EncryptionContext:')} {pattern}"
     raise AssertionError(f"the table cannot spell the condition {condition}")
 
 
@@ -314,9 +359,20 @@ def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
         assert denied == {f"not {q}" for q in queues}, fn
 
 
-def test_only_the_messenger_opens_contact_details_and_only_it_the_board_and_wechat_drafts_read_the_stream(tpl):
+def test_only_the_messenger_opens_contact_details_and_only_the_stream_workers_read_the_tickets_stream(tpl):
     openers = [f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", None) in _template_grants(tpl, f)]
     assert openers == ["MessengerFunction"]
+    # The car-moving function opens requesters' phones only (their own encryption context), never a ticket's.
+    limited = [
+        f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", REQUESTER_PHONES) in _template_grants(tpl, f)
+    ]
+    assert limited == ["CarMovingFunction"]
+    owners = [
+        f
+        for f in tpl.functions()
+        if any(a == "kms:Decrypt" and r == "VehicleKey" for a, r, _ in _template_grants(tpl, f))
+    ]
+    assert owners == ["CarMovingNoticeFunction"]
     streams = [
         (fn, e["Properties"]["Stream"])
         for fn, res in tpl.functions().items()
@@ -325,6 +381,7 @@ def test_only_the_messenger_opens_contact_details_and_only_it_the_board_and_wech
     ]
     assert sorted(streams) == [
         ("BoardProjectionFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
+        ("CarMovingNoticeFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
         ("MessengerFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
         ("WechatDraftsFunction", {"Fn::GetAtt": ["TicketsTable", "StreamArn"]}),
     ]

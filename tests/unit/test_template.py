@@ -174,6 +174,21 @@ def test_api_routes(tpl):
         ("GET", "/board/{ticket_no}"),
     ]
     assert tpl.api_route_authorizers("BoardFunction") == {}
+    # Car moving: its own bearer token (a verified phone), and the owner's link, which is its own secret.
+    routes = [
+        ("GET", "/car-moving/owner/{code}"),
+        ("GET", "/car-moving/{id}"),
+        ("POST", "/car-moving"),
+        ("POST", "/car-moving/owner/{code}/moved"),
+        ("POST", "/car-moving/{id}/police"),
+        ("POST", "/car-moving/{id}/remind"),
+        ("POST", "/verify"),
+        ("POST", "/verify/confirm"),
+    ]
+    # Each path also takes ANY, answered 405 with Allow in the API's error shape.
+    others = sorted({("ANY", path) for _, path in routes})
+    assert sorted(tpl.api_routes("CarMovingFunction")) == sorted(routes + others)
+    assert tpl.api_route_authorizers("CarMovingFunction") == {}
 
 
 @pytest.mark.parametrize(
@@ -274,10 +289,15 @@ def test_local_resources_match_the_template(tpl, aws_credentials):
             for url in tpl.resolve(res["Properties"]["Queues"]):
                 policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
                 assert json.loads(policy) == tpl.resolve(res["Properties"]["PolicyDocument"])
-        # Every variable each function reads resolves to something real: no dangling Ref, no /opt path.
-        for fn in tpl.functions():
+        # Every variable each function reads resolves to something real: no dangling Ref, no /opt path. Empty only
+        # where it is a parameter whose default is empty (an operator's choice, such as the account's default).
+        parameters = tpl.doc["Parameters"]
+        for fn, res in tpl.functions().items():
+            declared = res["Properties"].get("Environment", {}).get("Variables", {})
             for key, value in tpl.function_environment(fn).items():
-                assert value and not value.startswith(("/opt/", "{")), (fn, key, value)
+                ref = declared.get(key, {}).get("Ref") if isinstance(declared.get(key), dict) else None
+                optional = ref in parameters and parameters[ref].get("Default") == ""
+                assert (value or optional) and not value.startswith(("/opt/", "{")), (fn, key, value)
 
 
 @pytest.mark.lint
@@ -406,11 +426,21 @@ def test_contact_details_are_encrypted_by_intake_and_opened_only_by_the_messenge
         for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert sorted(grants) == [
+        ("CarMovingFunction", "kms:Decrypt"),
+        ("CarMovingFunction", "kms:Encrypt"),
         ("IntakeFunction", "kms:Encrypt"),
         ("MessengerFunction", "kms:Decrypt"),
         ("WechatFunction", "kms:Encrypt"),
         ("WeiboFunction", "kms:Encrypt"),
     ]
+    # Car moving opens the phones it sealed for its requesters (context requester#<id>), never a ticket's contact.
+    (opening,) = [
+        s
+        for s in tpl.functions()["CarMovingFunction"]["Properties"]["Policies"][0]["Statement"]
+        if s["Action"] == "kms:Decrypt"
+    ]
+    assert opening["Condition"] == {"StringLike": {"kms:EncryptionContext:ticket_id": "requester#*"}}
+    assert tpl.resources["VehicleKey"]["Properties"]["EnableKeyRotation"] is True
 
 
 def test_the_pages_bucket_is_private_and_read_by_the_distribution_alone(tpl):

@@ -40,12 +40,14 @@ class SnsSmsSender:
         self.sns = client or boto3.client("sns")
         self.sender_id = sender_id
 
-    def send_sms(self, phone: str, text: str, ticket_no: int) -> str:
+    def send_sms(self, phone: str, text: str, ticket_no: int | None = None) -> str:
+        """`ticket_no`: the ticket the SMS is about, as a message attribute (none for a car-moving code)."""
         attributes = {
             # Transactional: delivered before promotional traffic, and to numbers that opted out of marketing.
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-            "ticket_no": {"DataType": "String", "StringValue": str(ticket_no)},
         }
+        if ticket_no is not None:
+            attributes["ticket_no"] = {"DataType": "String", "StringValue": str(ticket_no)}
         if self.sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sender_id}
         try:

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 import threading
 import time
@@ -133,6 +134,7 @@ class LocalStack:
         self._open_web()
         self._connect_weibo()
         self._connect_wechat()
+        self._seed_car_moving()
         self._start_functions()
         self._serve()
         if self.fake_wechat is not None:  # the fake's messages go to this stack's /wechat
@@ -241,6 +243,21 @@ class LocalStack:
             else:
                 log.warning("WECHAT_API_BASE is set without its %s: %s/%s stays empty", name, prefix, name)
         log.info("WeChat functions call %s as %s", account["api_base"], account["app_id"])
+
+    def _seed_car_moving(self) -> None:
+        """The phone-key secret where the deployed function reads it (a random one, unless a kept state or the
+        operator put one there), and the owner's link to this stack's own address."""
+        tpl = self.template
+        users = [f for f in tpl.functions() if "PHONE_KEY_PARAMETER" in tpl.function_environment(f)]
+        if not users:
+            return
+        parameter = tpl.function_environment(users[0])["PHONE_KEY_PARAMETER"]
+        ssm = boto3.client("ssm", region_name=REGION)
+        try:
+            ssm.get_parameter(Name=parameter, WithDecryption=True)
+        except ssm.exceptions.ParameterNotFound:
+            ssm.put_parameter(Name=parameter, Value=secrets.token_hex(32), Type="SecureString")
+        self.env_overrides["OWNER_LINK_BASE"] = self.url
 
     def _start_functions(self) -> None:
         tpl = self.template

@@ -32,7 +32,7 @@ def draft_pk(ticket_id: str) -> str:
 
 def draft_of(image: dict[str, Any]) -> dict[str, Any]:
     """A draft as the stream's new image holds it (numbers as Decimal) in plain Python."""
-    return _from_dynamo({k: v for k, v in image.items() if k not in ("pk", "expiration")})
+    return _from_dynamo({k: v for k, v in image.items() if k not in ("pk", "ttl")})
 
 
 class DynamoWechatStore:
@@ -51,7 +51,7 @@ class DynamoWechatStore:
 
     def commit(self, key: str, reply: str | None, user: WechatUser, draft: dict[str, Any] | None) -> bool:
         now = int(self.clock())
-        delivery = {"pk": f"wechat#in#{key}", "at": now, "expiration": now + DELIVERY_KEEP_S}
+        delivery = {"pk": f"wechat#in#{key}", "at": now, "ttl": now + DELIVERY_KEEP_S}
         if reply is not None:
             delivery["reply"] = reply
         items: list[dict[str, Any]] = [
@@ -72,7 +72,7 @@ class DynamoWechatStore:
                         "Item": {
                             "pk": draft_pk(draft["ticket_id"]),
                             **_to_dynamo(draft),
-                            "expiration": now + DRAFT_KEEP_S,
+                            "ttl": now + DRAFT_KEEP_S,
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
