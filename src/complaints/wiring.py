@@ -370,6 +370,7 @@ def wechat_endpoint():
         user_key=lambda openid: openid_key(s.wechat_app_id, openid),
         seal=KmsContactVault(s.contact_key_id).seal,
         clock=clock_epoch,
+        car_moving=car_moving() if s.vehicles_table and the_city.car_moving else None,  # 挪车
     )
     crypto: dict[tuple[str, str], WechatCrypto] = {}
 

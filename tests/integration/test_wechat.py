@@ -118,3 +118,26 @@ def test_outside_the_window_without_template_or_phone_the_message_is_recorded_re
     states = wait_until(lambda: delivered(stack, ticket_id, "received"))
     assert states == {"wechat": "refused"}
     assert not sent_to(wechat, openid)
+
+
+def test_a_blocked_driver_moves_a_car_from_wechat_and_neither_sees_the_others_number(stack, wechat):
+    from tests.integration.test_car_moving import codes_sent, register
+
+    register(stack, "浙C24680", "+8613900000024")
+    url, openid = f"{stack.url}/wechat", a_user()
+    assert "手机号码" in wechat.send(url, openid, "text", content="挪车").reply
+    assert "验证码已发送" in wechat.send(url, openid, "text", content="138 0000 0024").reply
+    code = wait_until(lambda: codes_sent(stack, "13800000024"))[-1]
+    assert "车牌号" in wechat.send(url, openid, "text", content=f"13800000024 {code}").reply
+    notified = wechat.send(url, openid, "text", content="浙c·24680 万松路12号门口").reply
+    assert notified.startswith("已通知车主浙C24680") and "13900000024" not in notified
+
+    def to_owner():
+        got = [e for e in stack.outbox() if e["endpoint"].endswith("13900000024")]
+        return got if {e["protocol"] for e in got} >= {"sms", "voice"} else None
+
+    calls = wait_until(to_owner)
+    assert calls, "the owner got no SMS and voice call"
+    assert all("浙C24680" in e["message"] and "13800000024" not in e["message"] for e in calls)
+    assert "万松路12号门口" in calls[0]["message"]
+    assert not user_item(stack, wechat, openid).get("tickets", {}).get("M")  # no complaint was made of it

@@ -100,6 +100,23 @@ MAY: dict[str, list[tuple[tuple[str, ...], str, Any]]] = {
         (("kms:Encrypt",), "ContactKey", None),
         (("dynamodb:GetItem", "dynamodb:PutItem"), "TicketsTable", ("wechat#in#*", "wechat#user#*", "wechat#draft#*")),
         (("dynamodb:GetItem",), "TicketsTable", TICKETS),  # 查询: the user's own tickets
+        # 挪车: the car-moving use case, with CarMovingFunction's grants
+        (("kms:Decrypt",), "ContactKey", REQUESTER_PHONES),
+        (
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            "TicketsTable",
+            CAR_MOVING,
+        ),
+        (("dynamodb:UpdateItem",), "TicketsTable", COUNTER),
+        (("dynamodb:PutItem", "dynamodb:DeleteItem"), "TicketsTable", TICKETS),
+        (("sqs:SendMessage",), "ClassifyQueue", None),
+        (("dynamodb:GetItem",), "VehiclesTable", None),
+        (
+            ("ssm:GetParameter",),
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PhoneKeyParameter}",
+            None,
+        ),
+        (("sns:Publish",), "*", None),
         (
             ("ssm:GetParameter",),
             "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WechatParameterPrefix}/token",
@@ -362,11 +379,12 @@ def test_each_queue_consumer_may_read_only_the_queue_of_its_event(tpl):
 def test_only_the_messenger_opens_contact_details_and_only_the_stream_workers_read_the_tickets_stream(tpl):
     openers = [f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", None) in _template_grants(tpl, f)]
     assert openers == ["MessengerFunction"]
-    # The car-moving function opens requesters' phones only (their own encryption context), never a ticket's.
+    # Car moving (the API's and WeChat's 挪车) opens requesters' phones only (their own encryption context), never a
+    # ticket's.
     limited = [
         f for f in tpl.functions() if ("kms:Decrypt", "ContactKey", REQUESTER_PHONES) in _template_grants(tpl, f)
     ]
-    assert limited == ["CarMovingFunction"]
+    assert sorted(limited) == ["CarMovingFunction", "WechatFunction"]
     owners = [
         f
         for f in tpl.functions()

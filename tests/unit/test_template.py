@@ -430,16 +430,17 @@ def test_contact_details_are_encrypted_by_intake_and_opened_only_by_the_messenge
         ("CarMovingFunction", "kms:Encrypt"),
         ("IntakeFunction", "kms:Encrypt"),
         ("MessengerFunction", "kms:Decrypt"),
+        ("WechatFunction", "kms:Decrypt"),
         ("WechatFunction", "kms:Encrypt"),
         ("WeiboFunction", "kms:Encrypt"),
     ]
-    # Car moving opens the phones it sealed for its requesters (context requester#<id>), never a ticket's contact.
-    (opening,) = [
-        s
-        for s in tpl.functions()["CarMovingFunction"]["Properties"]["Policies"][0]["Statement"]
-        if s["Action"] == "kms:Decrypt"
-    ]
-    assert opening["Condition"] == {"StringLike": {"kms:EncryptionContext:ticket_id": "requester#*"}}
+    # Car moving (the API and WeChat's 挪车) opens the phones it sealed for its requesters (context
+    # requester#<id>), never a ticket's contact.
+    for fn in ("CarMovingFunction", "WechatFunction"):
+        (opening,) = [
+            s for s in tpl.functions()[fn]["Properties"]["Policies"][0]["Statement"] if s["Action"] == "kms:Decrypt"
+        ]
+        assert opening["Condition"] == {"StringLike": {"kms:EncryptionContext:ticket_id": "requester#*"}}
     assert tpl.resources["VehicleKey"]["Properties"]["EnableKeyRotation"] is True
 
 
