@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from complaints import __version__, board_api, http_api, logs, wiring
+from complaints import __version__, board_api, car_moving_api, http_api, logs, wiring
 from complaints.api import IDEMPOTENCY_KEY_PATTERN, ComplaintCreated, ComplaintIn, RatingIn, TicketOut
 from complaints.domain import errors
 from complaints.domain.desk.intake import NewComplaint, PhotoUpload
@@ -193,6 +193,10 @@ def openapi_document() -> dict:
     board = board_api.openapi_fragment(intake.city, title, __version__)
     doc["paths"] |= board["paths"]
     doc["components"]["schemas"] |= board["components"]["schemas"]
+    # Car moving (自助移车) is CarMovingFunction's, and public API too; the fragment needs no use case to be written.
+    moving = car_moving_api.openapi_fragment(None, title, __version__)  # type: ignore[arg-type]
+    doc["paths"] |= moving["paths"]
+    doc["components"]["schemas"] |= moving["components"]["schemas"]
     for operation in (op for path in doc["paths"].values() for op in path.values()):
         # Powertools gives every route its own 422 shape; a route whose requests can fail validation declares
         # ErrorOut instead (see _invalid_request), so one still naming Powertools' shape never answers 422.
