@@ -39,7 +39,7 @@ def test_the_walkthrough_shows_ticket_10001_answered_by_sms_and_10002_sent_and_a
         try:
             # The walkthrough, then the answer loop in the same shell (its variables come from the first block).
             script = _shell_block_after("<!-- walkthrough") + _shell_block_after("<!-- loop")
-            script += _shell_block_after("<!-- wechat")
+            script += _shell_block_after("<!-- wechat") + _shell_block_after("<!-- car-moving")
             if stack.health["wechat_api_base"] == WECHAT.api_base:  # the session's fake: send to this stack
                 WECHAT.server_url = f"{stack.url}/wechat"
             out = _run(script, stack.url).splitlines()
@@ -72,6 +72,13 @@ def test_the_walkthrough_shows_ticket_10001_answered_by_sms_and_10002_sent_and_a
                 "custom 您反映的问题（编号10002）已由市生态环境局答复： 已到场处置，焚烧点已取缔。"
             )
             assert out[7:9] == ["问题10002：已答复", "答复：已到场处置，焚烧点已取缔。"]
+            out = out[9:]  # moving a car: the registry, the code, the request; the owner's SMS and call
+            assert '"imported": 1' in out[0]
+            assert out[1:3] == ["code_sent", "notified"]
+            sms, voice = out[3:5]
+            assert sms.startswith("sms 【瑞安】您的车辆浙C12345停在万松路12号门口") and "/car-moving/owner/" in sms
+            assert voice.startswith("voice 您好，这里是瑞安自助挪车。您的车辆浙C12345停在万松路12号门口")
+            assert "13800000001" not in sms + voice
 
             first_screen = _shell_block_after("With `make run` up").replace("make demo", "#")
             out = _run(first_screen, stack.url)  # curl's answers end without a newline: one line
