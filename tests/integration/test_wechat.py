@@ -121,7 +121,7 @@ def test_outside_the_window_without_template_or_phone_the_message_is_recorded_re
 
 
 def test_a_blocked_driver_moves_a_car_from_wechat_and_neither_sees_the_others_number(stack, wechat):
-    from tests.integration.test_car_moving import codes_sent, register
+    from tests.integration.test_car_moving_http import codes_sent, register
 
     register(stack, "浙C24680", "+8613900000024")
     url, openid = f"{stack.url}/wechat", a_user()

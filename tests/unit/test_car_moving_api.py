@@ -1,5 +1,5 @@
 """The car-moving routes' statuses and bodies, on the use case over the in-memory store (the local stack's
-integration test, tests/integration/test_car_moving.py, runs the same over HTTP)."""
+integration test, tests/integration/test_car_moving_http.py, runs the same over HTTP)."""
 
 from __future__ import annotations
 

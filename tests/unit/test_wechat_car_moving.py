@@ -6,12 +6,12 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from test_car_moving import OWNER, desk  # noqa: F401  (the car-moving desk on in-memory ports)
+from test_wechat_conversation import APP, Drafts, Users
 
 from complaints.domain import clock
 from complaints.domain.desk.wechat_conversation import WechatConversation
 from complaints.domain.wechat import WechatInbound, openid_key
-from tests.unit.test_car_moving import OWNER, desk  # noqa: F401  (the car-moving desk on in-memory ports)
-from tests.unit.test_wechat_conversation import APP, Drafts, Users
 
 ALICE = "oAlice000000000000000000000"
 
