@@ -4,8 +4,10 @@ text); every page on a phone and a PC screen, without console errors or serious 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 
 import photo_samples as samples
 import pytest
@@ -39,6 +41,44 @@ def submit(
     page.get_by_role("button", name="提交").click()
     number = page.wait_for_selector("#ticket-no").text_content()
     return int(number)
+
+
+def car_moving_request(stack, plate: str, requester: str, owner: str) -> dict:
+    """A driver's car-moving request on the stack, made as the README makes it: the owner's car in the registry (as
+    `complaints vehicles import` stores it), the driver's phone verified by the code in the outbox, the request.
+    Its view, the driver's token and the owner's link, read from the owner's SMS in the outbox."""
+    sealed = stack.aws("kms").encrypt(
+        KeyId=stack.resource("VehicleKey"),
+        Plaintext=json.dumps({"phone": owner}).encode(),
+        EncryptionContext={"plate": plate},
+    )["CiphertextBlob"]
+    stack.aws("dynamodb").put_item(
+        TableName=stack.resource("VehiclesTable"),
+        Item={
+            "plate": {"S": plate},
+            "owner_sealed": {"S": base64.b64encode(sealed).decode()},
+            "imported_at": {"S": "2026-12-01T00:00:00Z"},
+        },
+    )
+    assert stack.request("POST", "/verify", {"phone": requester}).status == 202
+    (code,) = [re.search(r"\d{6}", e["message"]).group() for e in stack.outbox() if e["endpoint"].endswith(requester)]
+    token = stack.request("POST", "/verify/confirm", {"phone": requester, "code": code}).json()["token"]
+    body = {"plate": plate, "location": "万松路12号门口"}
+    created = stack.request("POST", "/car-moving", body, headers=bearer(token))
+    assert created.status == 201, created.body
+
+    def owners_link():
+        sms = [e["message"] for e in stack.outbox() if e["endpoint"] == owner and e["protocol"] == "sms"]
+        found = re.search(r"https?://[!-~]+/car-moving/owner/[A-Za-z0-9_-]+", sms[-1]) if sms else None
+        return found and found.group()
+
+    link = wait_until(owners_link, timeout=15, every=0.2)
+    assert link, f"no SMS with a link reached the owner of {plate}"
+    return {"view": created.json(), "token": token, "link": link}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def saved_tickets(page) -> list[dict]:
@@ -258,6 +298,46 @@ def test_the_triage_desk_hides_a_question_from_the_board_with_a_reason(new_page,
     assert "rubbish burning" not in citizen.page.content()
 
 
+# ---------------------------------------------------------------- the car owner's link (自助移车)
+
+
+def test_the_car_owner_opens_the_sms_link_confirms_the_car_is_moved_and_the_driver_sees_it_moved(new_page, stack):
+    asked = car_moving_request(stack, "浙C30001", "13800000061", "+8613900000077")
+    w = new_page(PHONE)
+    page = w.goto(asked["link"])  # the link as the SMS has it: the local stack's own address
+    page.wait_for_selector("#owner:not([aria-busy])")
+    assert "浙C30001" in page.text_content("#plate")
+    assert "已挪好了吗" in page.text_content("#text")  # the city's wording (confirm_page)
+
+    # No network at the first tap: the page says so and the button stays for another try.
+    page.route("**/moved", lambda route: route.abort())
+    page.get_by_role("button", name="已挪车，确认").click()
+    assert "网络连接失败" in page.wait_for_selector("#notice.notice-error").text_content()
+    page.unroute("**/moved")
+    w.errors[:] = [e for e in w.errors if "ERR_FAILED" not in e]  # Chromium logs the aborted request
+
+    page.get_by_role("button", name="已挪车，确认").click()
+    assert "已确认挪车" in page.wait_for_selector("#text.notice-ok").text_content()
+    assert page.query_selector("#moved").is_hidden() and page.query_selector("#notice").is_hidden()
+    followed = stack.request("GET", f"/car-moving/{asked['view']['id']}", headers=bearer(asked["token"]))
+    assert followed.status == 200 and followed.json()["status"] == "moved"
+
+    # The link again (the owner taps the SMS twice): confirmed, nothing left to press.
+    page = w.goto(asked["link"])
+    page.wait_for_selector("#owner:not([aria-busy])")
+    assert "已确认挪车" in page.text_content("#text") and page.query_selector("#moved").is_hidden()
+    assert "13800000061" not in page.content()
+
+
+def test_an_unknown_or_expired_owner_link_says_it_is_not_valid(new_page):
+    w = new_page(PHONE)
+    page = w.goto(f"/car-moving/owner/{secrets.token_urlsafe(24)}")
+    page.wait_for_selector("#owner:not([aria-busy])")
+    assert page.text_content("#text") == "链接无效或已过期"
+    assert page.query_selector("#moved").is_hidden() and page.query_selector("#plate").is_hidden()
+    w.errors[:] = [e for e in w.errors if "404" not in e]  # Chromium logs the API's 404 as a failed resource
+
+
 # ---------------------------------------------------------------- what must never show
 
 
@@ -314,20 +394,30 @@ def shown_ticket(browser, site, stack, staff_pool, eco_staff):
     return {"ticket_no": number, "saved": [shown]}
 
 
-PAGES = ["index", "my", "board", "ticket", "agency", "triage"]
+@pytest.fixture(scope="module")
+def owner_link(stack) -> str:
+    """For the owner's page's pictures: the link of an owner whose car is not moved yet."""
+    return car_moving_request(stack, "浙C30002", "13800000062", "+8613900000078")["link"]
+
+
+PAGES = ["index", "my", "board", "ticket", "agency", "triage", "owner"]
 
 
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_fits_the_screen_without_errors_or_serious_accessibility_violations(
-    new_page, name, viewport, shown_ticket, eco_staff, triage_staff
+    new_page, request, name, viewport, eco_staff, triage_staff
 ):
     w = new_page(PHONE if viewport == "phone" else DESKTOP)
-    number = shown_ticket["ticket_no"]
+    if name == "owner":
+        number, link = None, request.getfixturevalue("owner_link")
+    else:
+        shown_ticket = request.getfixturevalue("shown_ticket")
+        number, link = shown_ticket["ticket_no"], None
     if name == "my":
         saved = json.dumps(json.dumps(shown_ticket["saved"]))
         w.page.add_init_script(f"localStorage.setItem('complaint-desk.tickets', {saved})")
-    path = {"index": "/", "my": "/my", "board": "/board", "ticket": f"/board/{number}"}.get(name)
+    path = {"index": "/", "my": "/my", "board": "/board", "ticket": f"/board/{number}", "owner": link}.get(name)
     if path:
         page = w.goto(path)
         page.wait_for_selector("[aria-busy]", state="detached")

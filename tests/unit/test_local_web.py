@@ -21,6 +21,7 @@ from complaints_tools.web import site_config, site_files
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO = "http://127.0.0.1:5999"
+OWNER_CODE = "Xy_9-" * 6 + "ab"  # 32 characters, as secrets.token_urlsafe(24) makes them
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
 REQUESTS = [
@@ -41,6 +42,16 @@ REQUESTS = [
     ("POST", "/complaints", JSON),
     ("GET", "/complaints/abc", HTML),
     ("GET", "/openapi.json", {}),
+    ("GET", "/car-moving/owner/" + OWNER_CODE, HTML),
+    ("HEAD", "/car-moving/owner/" + OWNER_CODE, HTML),
+    ("GET", "/car-moving/owner/" + OWNER_CODE, JSON),
+    ("POST", "/car-moving/owner/" + OWNER_CODE + "/moved", HTML),
+    ("GET", "/car-moving/owner/" + OWNER_CODE + "/moved", HTML),
+    ("GET", "/car-moving/owner/short", HTML),
+    ("GET", "/car-moving/owner/" + "a" * 65, HTML),
+    ("GET", "/car-moving/owner/" + OWNER_CODE[:-1] + "%2F", HTML),
+    ("GET", "/car-moving/owner/" + OWNER_CODE + "\n", HTML),
+    ("GET", "/car-moving/0123456789abcdef0123456789abcdef", HTML),
     ("GET", "/config.json", JSON),
     ("GET", "/nowhere", HTML),
 ]
@@ -59,7 +70,7 @@ def tpl() -> Template:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    for name in ("index", "my", "board", "ticket", "agency", "triage"):
+    for name in ("index", "my", "board", "ticket", "agency", "triage", "owner"):
         (tmp_path / f"{name}.html").write_text(f"<!doctype html><title>{name}</title>", encoding="utf-8")
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "app.js").write_text("console.log('desk');\n" * 100, encoding="utf-8")
@@ -92,6 +103,17 @@ def test_navigations_get_pages_and_everything_else_goes_to_the_api(edge):
     assert routes[("GET", "/agency/tickets", HTML["Accept"])] == "api"
     assert routes[("POST", "/triage", HTML["Accept"])] == "api"
     assert routes[("GET", "/config.json", "application/json")] == "web:/config.json"
+
+
+def test_the_car_owners_link_opens_the_page_in_a_browser_and_the_pages_own_calls_reach_the_api(edge):
+    link = "/car-moving/owner/" + OWNER_CODE
+    assert local_route(edge, "GET", link, HTML) == "web:/owner.html"
+    assert local_route(edge, "HEAD", link, HTML) == "web:/owner.html"
+    assert local_route(edge, "GET", link, JSON) == "api"
+    assert local_route(edge, "POST", link + "/moved", HTML) == "api"  # the confirmation, however it is sent
+    # Only a code of the shape the desk makes is the page; anything else is the API's 404.
+    for path in ("/car-moving/owner/short", "/car-moving/owner/" + "a" * 65, link + "/moved", link + "\n"):
+        assert local_route(edge, "GET", path, HTML) == "api", path
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed: the router's own code cannot run")

@@ -55,6 +55,7 @@ def test_there_is_a_page_for_each_path_of_the_contract():
         "ticket.html",
         "agency.html",
         "triage.html",
+        "owner.html",
     }
 
 

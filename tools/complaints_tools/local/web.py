@@ -1,7 +1,8 @@
 """What CloudFront does in front of the API, on the local stack: pages from `web/`, the security headers.
 
-The template is the source of truth for both. Which paths are pages is the `PAGES` table (and the ticket page's
-pattern) in the code of its `AWS::CloudFront::Function`, read from there: a browser navigation (GET or HEAD that
+The template is the source of truth for both. Which paths are pages is the `PAGES` table (and `PAGE_PATTERNS`, for
+the paths with an id in them: a ticket on the board, the car owner's link) in the code of its
+`AWS::CloudFront::Function`, read from there: a browser navigation (GET or HEAD that
 accepts text/html) to a page path gets the page, `/config.json` and `/assets/…` are files, and everything else
 goes on to the API. The headers are the template's `AWS::CloudFront::ResponseHeadersPolicy`, on every answer, the
 API's included, with one local difference: the AWS endpoints the policy names (the photo bucket, Cognito) are moto's
@@ -47,13 +48,13 @@ def router_code(tpl: Template) -> str:
     return fn["Properties"]["FunctionCode"]
 
 
-def pages_of(code: str) -> tuple[dict[str, str], re.Pattern[str]]:
-    """The router's page table and ticket-page pattern, as its JavaScript declares them."""
-    table = re.search(r"var PAGES = (\{.*?\});", code)
-    ticket = re.search(r"var TICKET_PAGE = /(.+)/;", code)
-    if not table or not ticket:
-        raise ValueError("the CloudFront function no longer declares PAGES and TICKET_PAGE as read here")
-    return json.loads(table.group(1)), re.compile(ticket.group(1))
+def pages_of(code: str) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """The router's page table and its patterns (path pattern, page), as its JavaScript declares them."""
+    table = re.search(r"^\s*var PAGES = (\{.*\});$", code, re.MULTILINE)
+    patterns = re.search(r"^\s*var PAGE_PATTERNS = (\[.*\]);$", code, re.MULTILINE)
+    if not table or not patterns:
+        raise ValueError("the CloudFront function no longer declares PAGES and PAGE_PATTERNS as read here")
+    return json.loads(table.group(1)), [(re.compile(p), page) for p, page in json.loads(patterns.group(1))]
 
 
 def security_headers(tpl: Template, aws_endpoint: str) -> dict[str, str]:
@@ -82,7 +83,7 @@ class WebEdge:
 
     def __init__(self, tpl: Template, web_dir: Path, aws_endpoint: str, config: Callable[[], dict[str, Any]]):
         self.web_dir = Path(web_dir).resolve()
-        self.pages, self.ticket_page = pages_of(router_code(tpl))
+        self.pages, self.page_patterns = pages_of(router_code(tpl))
         self.headers = security_headers(tpl, aws_endpoint)
         self._config = config
 
@@ -101,13 +102,17 @@ class WebEdge:
                 return Answer(403, {"Content-Type": "application/xml"}, _MISSING)
             return self._file(_read(found, found.stat().st_mtime_ns), content_type(found), lower)
         navigation = method in ("GET", "HEAD") and "text/html" in lower.get("accept", "")
-        page = self.pages.get(path) or ("/ticket.html" if self.ticket_page.match(path) else None)
+        page = self.pages.get(path) or self._page_of_pattern(path)
         if not (navigation and page):
             return None
         found = self.web_dir / page.lstrip("/")
         if not found.is_file():
             return Answer(403, {"Content-Type": "application/xml"}, _MISSING)
         return self._file(_read(found, found.stat().st_mtime_ns), content_type(found), lower)
+
+    def _page_of_pattern(self, path: str) -> str | None:
+        # fullmatch: JavaScript's `$` is the end of the string, Python's `$` also matches before a final newline.
+        return next((page for pattern, page in self.page_patterns if pattern.fullmatch(path)), None)
 
     def _asset(self, path: str) -> Path | None:
         candidate = (self.web_dir / path.lstrip("/")).resolve()
