@@ -9,11 +9,19 @@ import pytest
 from test_car_moving import OWNER, desk  # noqa: F401  (the car-moving desk on in-memory ports)
 from test_wechat_conversation import APP, Drafts, Users
 
+from complaints.adapters.memory import MemoryCarMovingStore
 from complaints.domain import clock
 from complaints.domain.desk.wechat_conversation import WechatConversation
 from complaints.domain.wechat import WechatInbound, openid_key
 
 ALICE = "oAlice000000000000000000000"
+
+
+@pytest.fixture
+def store():
+    """The car-moving desk's store in memory (the rules of both stores are test_car_moving.py's): its notices are
+    what the owner would get."""
+    return MemoryCarMovingStore()
 
 
 @pytest.fixture
