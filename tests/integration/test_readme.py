@@ -10,7 +10,6 @@ from pathlib import Path
 from complaints.city import load_city
 from complaints_tools.demo import SAMPLES
 from complaints_tools.fake_weibo import FakeWeibo
-from tests.integration.conftest import WECHAT
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -29,7 +28,7 @@ def _run(script: str, url: str) -> str:
 
 
 def test_the_walkthrough_shows_ticket_10001_answered_by_sms_and_10002_sent_and_answered_in_wechat(
-    tmp_path, stack_process
+    tmp_path, stack_process, wechat
 ):
     start_stack, stop_stack = stack_process
     weibo = FakeWeibo(samples=False).start()  # as `make run`'s own fake: no mentions until the demo adds them
@@ -40,8 +39,7 @@ def test_the_walkthrough_shows_ticket_10001_answered_by_sms_and_10002_sent_and_a
             # The walkthrough, then the answer loop in the same shell (its variables come from the first block).
             script = _shell_block_after("<!-- walkthrough") + _shell_block_after("<!-- loop")
             script += _shell_block_after("<!-- wechat") + _shell_block_after("<!-- car-moving")
-            if stack.health["wechat_api_base"] == WECHAT.api_base:  # the session's fake: send to this stack
-                WECHAT.server_url = f"{stack.url}/wechat"
+            wechat.server_url = f"{stack.url}/wechat"  # the session's fake WeChat: this stack's account
             out = _run(script, stack.url).splitlines()
             assert '"ticket_no":10001,"status":"received"' in out[0]
             dispatched = '"status":"dispatched","category":"环境保护","department":"市生态环境局","district":"上望街道"'
