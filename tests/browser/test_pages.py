@@ -4,7 +4,6 @@ text); every page on a phone and a PC screen, without console errors or serious 
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import secrets
@@ -47,19 +46,7 @@ def car_moving_request(stack, plate: str, requester: str, owner: str) -> dict:
     """A driver's car-moving request on the stack, made as the README makes it: the owner's car in the registry (as
     `complaints vehicles import` stores it), the driver's phone verified by the code in the outbox, the request.
     Its view, the driver's token and the owner's link, read from the owner's SMS in the outbox."""
-    sealed = stack.aws("kms").encrypt(
-        KeyId=stack.resource("VehicleKey"),
-        Plaintext=json.dumps({"phone": owner}).encode(),
-        EncryptionContext={"plate": plate},
-    )["CiphertextBlob"]
-    stack.aws("dynamodb").put_item(
-        TableName=stack.resource("VehiclesTable"),
-        Item={
-            "plate": {"S": plate},
-            "owner_sealed": {"S": base64.b64encode(sealed).decode()},
-            "imported_at": {"S": "2026-12-01T00:00:00Z"},
-        },
-    )
+    stack.register_vehicle(plate, owner)
     assert stack.request("POST", "/verify", {"phone": requester}).status == 202
     (code,) = [re.search(r"\d{6}", e["message"]).group() for e in stack.outbox() if e["endpoint"].endswith(requester)]
     token = stack.request("POST", "/verify/confirm", {"phone": requester, "code": code}).json()["token"]

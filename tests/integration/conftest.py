@@ -7,6 +7,7 @@ what they were sent and inject their errors.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -115,6 +116,22 @@ class LocalStackClient:
     def stored_tickets(self, channel: str) -> list[dict[str, Any]]:
         items = self.aws("dynamodb").scan(TableName=self.resource("TicketsTable"))["Items"]
         return [i for i in items if i["pk"]["S"].startswith("ticket#") and i["channel"]["S"] == channel]
+
+    def register_vehicle(self, plate: str, phone: str) -> None:
+        """What `complaints vehicles import` stores: the owner's phone sealed under VehicleKey, bound to the plate."""
+        sealed = self.aws("kms").encrypt(
+            KeyId=self.resource("VehicleKey"),
+            Plaintext=json.dumps({"phone": phone}).encode(),
+            EncryptionContext={"plate": plate},
+        )["CiphertextBlob"]
+        self.aws("dynamodb").put_item(
+            TableName=self.resource("VehiclesTable"),
+            Item={
+                "plate": {"S": plate},
+                "owner_sealed": {"S": base64.b64encode(sealed).decode()},
+                "imported_at": {"S": "2026-12-01T00:00:00Z"},
+            },
+        )
 
     def stored_photo_count(self) -> int:
         return self.aws("s3").list_objects_v2(Bucket=self.resource("PhotosBucket")).get("KeyCount", 0)

@@ -7,10 +7,8 @@ A stack of its own: the test moves the stack's clock (forward only), which the s
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,29 +33,12 @@ def stack(tmp_path_factory, stack_process):
         proc, client = start_stack(weibo, log)
         try:
             for plate in (PLATE, OTHER_PLATE):
-                register(client, plate, OWNER)
+                client.register_vehicle(plate, OWNER)
             yield client
         finally:
             stop_stack(proc)
     finally:
         weibo.stop()
-
-
-def register(stack, plate: str, phone: str) -> None:
-    """What `complaints vehicles import` stores: the owner's phone sealed under VehicleKey, bound to the plate."""
-    sealed = stack.aws("kms").encrypt(
-        KeyId=stack.resource("VehicleKey"),
-        Plaintext=json.dumps({"phone": phone}).encode(),
-        EncryptionContext={"plate": plate},
-    )["CiphertextBlob"]
-    stack.aws("dynamodb").put_item(
-        TableName=stack.resource("VehiclesTable"),
-        Item={
-            "plate": {"S": plate},
-            "owner_sealed": {"S": base64.b64encode(sealed).decode()},
-            "imported_at": {"S": "2026-12-01T00:00:00Z"},
-        },
-    )
 
 
 def codes_sent(stack, digits: str) -> list[str]:
@@ -173,7 +154,7 @@ def verified(stack, phone: str) -> str:
 
 def test_requests_at_once_for_one_plate_notify_its_owner_once_and_count_once(stack):
     token, plate = verified(stack, "13800000003"), CROWDED_PLATE
-    register(stack, plate, OWNER)
+    stack.register_vehicle(plate, OWNER)
     body = {"plate": plate, "location": "瑞祥大道口"}
     with ThreadPoolExecutor(max_workers=6) as pool:
         replies = list(pool.map(lambda _: stack.request("POST", "/car-moving", body, headers=bearer(token)), range(6)))

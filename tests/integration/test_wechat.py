@@ -121,9 +121,9 @@ def test_outside_the_window_without_template_or_phone_the_message_is_recorded_re
 
 
 def test_a_blocked_driver_moves_a_car_from_wechat_and_neither_sees_the_others_number(stack, wechat):
-    from tests.integration.test_car_moving_http import codes_sent, register
+    from tests.integration.test_car_moving_http import codes_sent
 
-    register(stack, "浙C24680", "+8613900000024")
+    stack.register_vehicle("浙C24680", "+8613900000024")
     url, openid = f"{stack.url}/wechat", a_user()
     assert "手机号码" in wechat.send(url, openid, "text", content="挪车").reply
     assert "验证码已发送" in wechat.send(url, openid, "text", content="138 0000 0024").reply
